@@ -9,6 +9,10 @@
 //
 // Thread safety: all methods may be called from any thread; they serialize on one connection.
 // The schema is described in docs/journal_schema.md.
+//
+// Errors (besides those listed per method): kIo when SQLite cannot read or write the file,
+// kTimeout when another process held the file locked longer than the busy timeout, kCorrupt when
+// stored data fails its own checks (an undecodable record, a missing metadata row).
 
 #include <cstdint>
 #include <filesystem>
@@ -27,6 +31,11 @@ struct sqlite3;
 
 namespace faregate::journal {
 
+// Closes the connection (the last close checkpoints the WAL into the main file).
+struct SqliteCloser {
+  void operator()(sqlite3* db) const noexcept;
+};
+
 struct JournalStats {
   std::uint64_t last_seq = 0;           // highest seq ever issued (0 before the first tap)
   std::uint64_t synced_through = 0;     // highest seq the back office acknowledged
@@ -38,8 +47,11 @@ struct JournalStats {
 class Journal {
  public:
   // Opens (creating if needed) the journal at `path` for `device_id`, migrating older schemas.
-  // Fails with kInvalidArgument if the file belongs to another device, kCorrupt if it is not a
-  // journal or fails its integrity check, kIo if it cannot be opened.
+  // Fails with kInvalidArgument if the file belongs to another device (or device_id is empty),
+  // kCorrupt if it is not a journal, fails its integrity check or was written by a newer schema,
+  // kIo if it cannot be opened. Requires: the parent directory exists; it is never created here
+  // (kIo), because a missing data directory usually means an unmounted volume, and a fresh
+  // journal there would restart seq at 1. A file that is refused is left untouched.
   static Result<std::unique_ptr<Journal>> open(const std::filesystem::path& path,
                                                std::string_view device_id);
   ~Journal();
@@ -66,12 +78,16 @@ class Journal {
   // Deny list: card tokens refused at the gate, with the version they came with.
   // apply_deny_list applies a delta (or a full list) in one transaction; a delta whose
   // from_version is not the current version is refused with kConflict (the validator then asks
-  // for a full list), and nothing changes.
+  // for a full list), and nothing changes. A delta must also advance the version (to_version >
+  // from_version), else kConflict. A full list replaces every token whatever its version, and its
+  // `removed` field is ignored. Within a delta, removals are applied before additions, so a token
+  // in both ends up denied. An empty card token is refused with kInvalidArgument.
   Status apply_deny_list(const faregate::v1::DenyListDelta& delta);
   Result<bool> is_denied(ByteView card_token);
   Result<std::uint64_t> deny_list_version();
 
   // Config: the last ConfigBundle applied, whole (version 0 = defaults, none received).
+  // A version lower than the current one is refused with kConflict; an equal version is a no-op.
   Status apply_config(const faregate::v1::ConfigBundle& config);
   Result<faregate::v1::ConfigBundle> config();
 
@@ -79,9 +95,10 @@ class Journal {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  Journal(sqlite3* db, std::filesystem::path path, std::string device_id);
+  Journal(std::unique_ptr<sqlite3, SqliteCloser> db, std::filesystem::path path,
+          std::string device_id);
 
-  sqlite3* db_;
+  std::unique_ptr<sqlite3, SqliteCloser> db_;
   std::filesystem::path path_;
   std::string device_id_;
   std::mutex mutex_;
