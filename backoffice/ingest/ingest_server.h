@@ -1,0 +1,112 @@
+#pragma once
+// ingest::IngestServer: the back office's end of the sync protocol (proto/faregate/v1/sync.proto,
+// docs/sync_protocol.md). Validators connect over TCP, say Hello, and send TapBatches; each batch
+// is stored through a store::TapStore and acknowledged with the device's contiguous watermark.
+//
+// Built for hostile peers: frame sizes are checked before anything is buffered, a connection is
+// closed if its Hello is not complete within idle_timeout or if it then sends nothing for
+// idle_timeout (slow-loris defence), the number of
+// connections is capped, and a peer that breaks the protocol gets a ProtocolError frame and is
+// closed without affecting anyone else. Each such event is logged with the peer address and
+// counted per reason.
+//
+// Threads: one network thread runs every connection; store calls run on one dedicated store
+// thread so that a slow disk never stalls the network thread. Both belong to the server.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "backoffice/store/tap_store.h"
+#include "common/error.h"
+#include "proto/framing.h"
+
+namespace faregate::ingest {
+
+inline constexpr std::uint32_t kProtocolVersion = 1;
+// Device ids are short names ("gate-12-north"); a longer one in a Hello is refused.
+inline constexpr std::size_t kMaxDeviceIdBytes = 128;
+
+struct IngestOptions {
+  std::string listen_address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: an ephemeral port, returned by start()
+  std::size_t max_frame_bytes = framing::kDefaultMaxFrameBytes;
+  // Connections beyond this are closed at once (after a best-effort "server_busy" frame).
+  std::size_t max_connections = 1024;
+  // A connection that sends nothing for this long is closed. The Hello must also be complete
+  // within this time of connecting, however slowly its bytes trickle in.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Announced in HelloAck; a larger TapBatch is a protocol violation.
+  std::uint32_t max_batch_taps = 5000;
+  // Server time announced in HelloAck, UTC epoch ms. Empty: the system clock.
+  std::function<std::int64_t()> utc_now_ms;
+};
+
+// Why the server closed a connection on the peer's account. to_string() gives the code sent in
+// ProtocolError.code.
+enum class Violation : std::uint8_t {
+  kFrameTooLarge,       // "frame_too_large": length prefix over max_frame_bytes
+  kBadLengthPrefix,     // "bad_length_prefix": not a valid varint
+  kTruncatedFrame,      // "truncated_frame": the peer ended the stream inside a frame
+  kBadMessage,          // "bad_message": the body is not a ClientFrame
+  kEmptyMessage,        // "empty_message": a ClientFrame with no body set
+  kUnexpectedMessage,   // "unexpected_message": batch or health before Hello, second Hello
+  kUnsupportedVersion,  // "unsupported_version": Hello.protocol_version is not 1
+  kBadHello,            // "bad_hello": empty or overlong device_id
+  kDeviceMismatch,      // "device_mismatch": a tap of another device than the Hello's
+  kBatchTooLarge,       // "batch_too_large": more taps than max_batch_taps
+  kBadTap,              // "bad_tap": seq 0 or beyond 2^63-1
+};
+inline constexpr std::size_t kViolationCount = 11;
+std::string_view to_string(Violation violation);
+
+// A snapshot; every count is since start().
+struct IngestCounters {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_refused = 0;  // over max_connections
+  std::uint64_t connections_open = 0;
+  std::uint64_t hellos = 0;               // HelloAcks sent
+  std::uint64_t batches = 0;              // BatchAcks sent
+  std::uint64_t taps_inserted = 0;
+  std::uint64_t taps_duplicate = 0;
+  std::uint64_t taps_conflicting = 0;
+  std::uint64_t health_reports = 0;
+  std::uint64_t idle_timeouts = 0;       // after Hello: nothing received for idle_timeout
+  std::uint64_t handshake_timeouts = 0;  // no complete Hello within idle_timeout of connecting
+  std::uint64_t store_errors = 0;         // the store failed; the peer got "store_error"
+  std::array<std::uint64_t, kViolationCount> violations{};
+
+  std::uint64_t violation(Violation v) const { return violations[static_cast<std::size_t>(v)]; }
+  std::uint64_t total_violations() const;
+};
+
+class IngestServer {
+ public:
+  // `store` must outlive the server.
+  explicit IngestServer(store::TapStore& store, IngestOptions options = {});
+  ~IngestServer();  // stop()s
+  IngestServer(const IngestServer&) = delete;
+  IngestServer& operator=(const IngestServer&) = delete;
+
+  // Binds, listens and starts the network and store threads. Returns the bound port.
+  // Errors: kInvalidArgument (bad address or options, or already started), kUnavailable (cannot
+  // bind, e.g. port in use).
+  Result<std::uint16_t> start();
+
+  // Stops accepting, closes idle connections, lets store work in flight finish (and its ack go
+  // out, within a short grace period), then joins both threads. Idempotent; call it from any
+  // thread but the server's own.
+  void stop();
+
+  IngestCounters counters() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace faregate::ingest
