@@ -1,0 +1,203 @@
+// faregate-validator: the program that runs at a gate. Two threads do the work: the card thread
+// polls the reader and runs each tap through the TapPipeline (journaled before the gate opens);
+// the sync thread sends the journal to the back office every interval. The main thread waits for
+// SIGINT/SIGTERM and stops both cleanly.
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "common/log.h"
+#include "firmware/app/reader_factory.h"
+#include "firmware/app/validator_config.h"
+#include "firmware/journal/journal.h"
+#include "firmware/sync/sync_agent.h"
+#include "firmware/tap/tap_pipeline.h"
+#include "hal/linux/file_key_store.h"
+#include "hal/linux/system_clock.h"
+#include "hal/sim/sim_gate.h"
+
+namespace {
+
+using namespace faregate;
+
+// Lets the sync thread sleep until its next round or until shutdown, whichever comes first.
+class StopSignal {
+ public:
+  void request() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool requested() const {
+    std::lock_guard lock(mutex_);
+    return stop_;
+  }
+  // Returns true if stop was requested during the wait.
+  bool wait_for(std::chrono::milliseconds d) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, d, [&] { return stop_; });
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
+void card_loop(tap::TapPipeline& pipeline, hal::NfcReader& reader, StopSignal& stop,
+               std::atomic<bool>& reader_ok) {
+  using namespace std::chrono_literals;
+  while (!stop.requested()) {
+    auto outcome = pipeline.poll(200ms);
+    if (!outcome && outcome.error().code == ErrorCode::kCardRemoved) {
+      // The rider pulled the card away too early: nothing was journaled, they tap again.
+      spdlog::info("{}", outcome.error().message);
+      continue;
+    }
+    if (!outcome) {
+      // A reader fault must not take the gate down: log, back off a little, try again.
+      reader_ok = false;
+      spdlog::warn("reader: {}", outcome.error().describe());
+      stop.wait_for(1s);
+      continue;
+    }
+    reader_ok = true;
+    if (!outcome->has_value()) {
+      stop.wait_for(20ms);  // empty field: poll again shortly
+      continue;
+    }
+    // Wait until the card leaves, so one presentation is one tap.
+    while (!stop.requested()) {
+      auto removed = reader.wait_for_removal(100ms);
+      if (!removed || *removed) break;
+      stop.wait_for(50ms);
+    }
+  }
+}
+
+void sync_loop(sync::SyncAgent& agent, journal::Journal& journal, StopSignal& stop,
+               std::chrono::seconds interval) {
+  using namespace std::chrono_literals;
+  // Exponential backoff with jitter after failures, so a fleet of validators does not hammer a
+  // back office that just came back.
+  std::chrono::milliseconds backoff = 1s;
+  std::uint64_t jitter_state = std::hash<std::string>{}(journal.device_id());
+  while (!stop.requested()) {
+    auto report = agent.sync_once();
+    std::chrono::milliseconds next = interval;
+    if (report) {
+      if (report->taps_sent > 0) {
+        spdlog::info("sync: sent {} taps in {} batches, back office holds through seq {}",
+                     report->taps_sent, report->batches, report->acknowledged_through);
+      }
+      backoff = 1s;
+    } else {
+      spdlog::warn("sync failed: {}", report.error().describe());
+      jitter_state = jitter_state * 6364136223846793005ULL + 1442695040888963407ULL;
+      const auto jitter = std::chrono::milliseconds((jitter_state >> 33) % (backoff.count() / 2 + 1));
+      next = std::min<std::chrono::milliseconds>(backoff + jitter, interval);
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, 60s);
+    }
+    if (stop.wait_for(next)) break;
+  }
+  // One last attempt so that taps made just before shutdown leave with us when possible.
+  if (auto last = agent.sync_once(); !last) {
+    spdlog::info("final sync not done ({}); taps stay in the journal", last.error().describe());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  app::ValidatorConfig config;
+  CLI::App cli{"faregate-validator: the validator that runs at a gate or on a vehicle.\n"
+               "Reads cards, decides, journals every tap durably before the gate opens, and\n"
+               "syncs the journal to the back office.\n\n"
+               "Example:\n"
+               "  faregate-validator --data-dir /var/lib/faregate --device-id central-entry-1 \\\n"
+               "      --stop-id central --role entry --backoffice 10.0.0.5:7450\n\n"
+               "Exit codes: 0 clean shutdown, 1 bad configuration or start-up failure."};
+  app::add_validator_flags(cli, config);
+  CLI11_PARSE(cli, argc, argv);
+
+  init_logging("validator", config.log_level);
+  if (auto valid = app::validate(config); !valid) {
+    spdlog::error("{}", valid.error().message);
+    return 1;
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    spdlog::error("cannot create data directory {}: {}", config.data_dir.string(), ec.message());
+    return 1;
+  }
+  auto keys = hal::linux_os::FileKeyStore::open(config.card_token_key_file);
+  if (!keys) {
+    spdlog::error("{}", keys.error().describe());
+    return 1;
+  }
+  auto journal = journal::Journal::open(config.data_dir / "journal.db", config.device_id);
+  if (!journal) {
+    spdlog::error("opening journal: {}", journal.error().describe());
+    return 1;
+  }
+  auto reader = app::make_reader(config.reader);
+  if (!reader) {
+    spdlog::error("{}", reader.error().describe());
+    return 1;
+  }
+
+  // Block the stop signals in every thread; the main thread collects them with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  hal::linux_os::SystemClock clock;
+  hal::sim::SimGate gate([](const std::string& action) { spdlog::debug("gate: {}", action); });
+  tap::TapPipeline pipeline(**reader, gate, clock, *keys, **journal, app::pipeline_config(config));
+
+  sync::SyncOptions sync_options = app::sync_options(config);
+  std::atomic<bool> reader_ok{true};
+  sync_options.reader_status = [&] { return reader_ok ? std::string("ok") : std::string("reader_fault"); };
+  sync_options.now_utc_ms = [&] { return clock.utc_ms(); };
+  sync::SyncAgent agent(**journal, sync_options);
+
+  auto stats = (*journal)->stats();
+  spdlog::info("validator {} at {} ({}), reader {}, journal {} (last seq {}, {} unsynced), back office {}:{}",
+               config.device_id, config.stop_id, config.role, (*reader)->describe(),
+               (*journal)->path().string(), stats ? stats->last_seq : 0,
+               stats ? stats->unsynced : 0, config.backoffice_host, config.backoffice_port);
+
+  StopSignal stop;
+  std::thread card_thread(card_loop, std::ref(pipeline), std::ref(**reader), std::ref(stop),
+                          std::ref(reader_ok));
+  std::thread sync_thread(sync_loop, std::ref(agent), std::ref(**journal), std::ref(stop),
+                          std::chrono::seconds(config.sync_interval_s));
+
+  int received = 0;
+  sigwait(&signals, &received);
+  spdlog::info("{} received, stopping", received == SIGINT ? "SIGINT" : "SIGTERM");
+  stop.request();
+  card_thread.join();
+  sync_thread.join();
+  (void)(*reader)->release();
+  if (auto end = (*journal)->stats()) {
+    spdlog::info("stopped: last seq {}, {} taps not yet acknowledged", end->last_seq, end->unsynced);
+  }
+  return 0;
+}

@@ -1,0 +1,81 @@
+#include "firmware/app/validator_config.h"
+
+#include <charconv>
+
+namespace faregate::app {
+
+std::string firmware_version() { return FAREGATE_VERSION; }
+
+void add_validator_flags(CLI::App& cli, ValidatorConfig& c) {
+  cli.add_option("--data-dir", c.data_dir, "Directory for the journal and keys (created if missing)")
+      ->required();
+  cli.add_option("--device-id", c.device_id, "This validator's id, unique in the network")->required();
+  cli.add_option("--stop-id", c.stop_id, "Stop or station where the validator stands")->required();
+  cli.add_option("--role", c.role, "entry | exit | onboard")
+      ->check(CLI::IsMember({"entry", "exit", "onboard"}))
+      ->capture_default_str();
+  cli.add_option("--route-id", c.route_id, "Route served (onboard validators only)");
+  cli.add_option("--reader", c.reader, "Reader: 'sim' (in-process, empty field) or a libnfc connstring such as pn532_uart:/dev/ttyUSB0")
+      ->capture_default_str();
+  cli.add_option("--card-token-key", c.card_token_key_file,
+                 "File with the network's card-token key (default: DATA_DIR/card_token.key)");
+  cli.add_option("--backoffice", c.backoffice, "Back office address HOST:PORT")->capture_default_str();
+  cli.add_option("--sync-interval-s", c.sync_interval_s, "Seconds between sync sessions")
+      ->check(CLI::Range(1u, 86400u))
+      ->capture_default_str();
+  cli.add_option("--batch-taps", c.batch_taps, "Taps per TapBatch")
+      ->check(CLI::Range(1u, 5000u))
+      ->capture_default_str();
+  cli.add_option("--anti-passback-s", c.anti_passback_s,
+                 "Refuse the same card at this validator within this many seconds")
+      ->check(CLI::Range(0u, 3600u))
+      ->capture_default_str();
+  cli.add_option("--log-level", c.log_level, "trace|debug|info|warn|error")->capture_default_str();
+}
+
+Status validate(ValidatorConfig& c) {
+  if (c.role == "onboard" && c.route_id.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "--role onboard needs --route-id");
+  }
+  if (c.card_token_key_file.empty()) c.card_token_key_file = c.data_dir / "card_token.key";
+  const auto colon = c.backoffice.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == c.backoffice.size()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--backoffice must be HOST:PORT, found '" + c.backoffice + "'");
+  }
+  unsigned port = 0;
+  const char* first = c.backoffice.data() + colon + 1;
+  const char* last = c.backoffice.data() + c.backoffice.size();
+  auto [end, ec] = std::from_chars(first, last, port);
+  if (ec != std::errc() || end != last || port == 0 || port > 65535) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--backoffice port must be 1..65535, found '" + std::string(first, last) + "'");
+  }
+  c.backoffice_host = c.backoffice.substr(0, colon);
+  c.backoffice_port = static_cast<std::uint16_t>(port);
+  return {};
+}
+
+tap::TapPipelineConfig pipeline_config(const ValidatorConfig& c) {
+  tap::TapPipelineConfig p;
+  p.device_id = c.device_id;
+  p.stop_id = c.stop_id;
+  p.role = c.role == "exit"      ? faregate::v1::VALIDATOR_ROLE_EXIT
+           : c.role == "onboard" ? faregate::v1::VALIDATOR_ROLE_ONBOARD
+                                 : faregate::v1::VALIDATOR_ROLE_ENTRY;
+  p.route_id = c.route_id;
+  p.firmware_version = firmware_version();
+  p.anti_passback = std::chrono::seconds(c.anti_passback_s);
+  return p;
+}
+
+sync::SyncOptions sync_options(const ValidatorConfig& c) {
+  sync::SyncOptions s;
+  s.host = c.backoffice_host;
+  s.port = c.backoffice_port;
+  s.batch_taps = c.batch_taps;
+  s.firmware_version = firmware_version();
+  return s;
+}
+
+}  // namespace faregate::app
