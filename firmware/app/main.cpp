@@ -129,7 +129,12 @@ int main(int argc, char** argv) {
                "      --stop-id central --role entry --backoffice 10.0.0.5:7450\n\n"
                "Exit codes: 0 clean shutdown, 1 bad configuration or start-up failure."};
   app::add_validator_flags(cli, config);
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help is a success; every other parse error is a bad configuration (exit 1).
+    return cli.exit(e) == 0 ? 0 : 1;
+  }
 
   init_logging("validator", config.log_level);
   if (auto valid = app::validate(config); !valid) {

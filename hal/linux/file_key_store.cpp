@@ -16,7 +16,8 @@ Result<FileKeyStore> FileKeyStore::open(const std::filesystem::path& card_token_
   std::ifstream in(card_token_key_file);
   if (!in) {
     return make_error(ErrorCode::kNotFound,
-                      "cannot read card-token key file " + card_token_key_file.string());
+                      "cannot read card-token key file " + card_token_key_file.string() +
+                          " (the operator provisions it: the network's 32-byte key as 64 hex digits)");
   }
   std::string line;
   std::getline(in, line);
