@@ -19,7 +19,7 @@
 #include "simulator/network/virtual_validator.h"
 #include "tests/integration/raw_connection.h"
 #include "tests/integration/tcp_relay.h"
-#include "tests/integration/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 using namespace faregate;
 using faregate::simulator::BackofficeProcess;

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "firmware/journal/journal.h"
-#include "tests/firmware/journal/temp_dir.h"
+#include "tests/support/temp_dir.h"
 #include "tests/firmware/journal/test_support.h"
 
 namespace faregate::journal {
@@ -128,7 +128,7 @@ ReadOutcome read_report(int fd, Report& report) {
 }
 
 TEST_CASE("journal keeps every reported tap when the process is killed mid-append") {
-  test::TempDir dir;
+  faregate::testing::TempDir dir;
   const auto path = dir / "journal.db";
   std::mt19937_64 rng(kSeed);
   std::uniform_int_distribution<int> reports_before_kill(1, 20);

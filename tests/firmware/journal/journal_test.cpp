@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/firmware/journal/temp_dir.h"
+#include "tests/support/temp_dir.h"
 #include "tests/firmware/journal/test_support.h"
 
 namespace faregate::journal {
@@ -23,7 +23,7 @@ using google::protobuf::util::MessageDifferencer;
 using test::make_tap;
 using test::RawDb;
 using test::read_file;
-using test::TempDir;
+using faregate::testing::TempDir;
 
 constexpr const char* kDevice = "val-0042";
 

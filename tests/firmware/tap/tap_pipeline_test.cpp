@@ -18,7 +18,7 @@
 #include "hal/sim/static_key_store.h"
 #include "simulator/cards/card_catalog.h"
 #include "tests/firmware/emv/scripted_card.h"
-#include "tests/firmware/tap/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 using namespace faregate;
 using namespace std::chrono_literals;
@@ -52,7 +52,7 @@ class JournalWatchingGate final : public hal::Gate {
 };
 
 struct Bench {
-  tap::test::TempDir dir;
+  faregate::testing::TempDir dir;
   hal::sim::SimNfcReader reader;
   hal::sim::SimGate sim_gate;
   JournalWatchingGate gate{sim_gate};

@@ -1,5 +1,6 @@
 #pragma once
 // A fresh directory under $TMPDIR for one test, removed with everything in it at scope exit.
+// Shared by every test folder.
 
 #include <stdlib.h>
 
@@ -12,7 +13,7 @@ namespace faregate::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "faregate-it-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "faregate-test-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }
@@ -23,6 +24,7 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 
  private:
   std::filesystem::path path_;
