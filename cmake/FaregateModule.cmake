@@ -1,9 +1,11 @@
 # Project-wide compile settings. Only project code gets the strict warnings; generated protobuf
 # code gets its own, laxer settings in proto/CMakeLists.txt.
 set(FAREGATE_WARNINGS -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-    -Wunused -Woverloaded-virtual -Wformat=2
-    # g++ 12 reports std::string copies inlined at -O2 as overlapping memcpy (GCC bug 105329).
-    -Wno-restrict)
+    -Wunused -Woverloaded-virtual -Wformat=2)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # g++ 12 reports std::string copies inlined at -O2 as overlapping memcpy (GCC bug 105329).
+  list(APPEND FAREGATE_WARNINGS -Wno-restrict)
+endif()
 
 set(FAREGATE_SANITIZER_FLAGS "")
 if(FAREGATE_SANITIZE)
