@@ -37,6 +37,21 @@ std::size_t SimNfcReader::apdus_this_tap() const {
   return apdus_this_tap_;
 }
 
+void SimNfcReader::set_bit_rate(BitRate rate) {
+  std::lock_guard lock(mutex_);
+  bit_rate_ = rate;
+}
+
+BitRate SimNfcReader::bit_rate() const {
+  std::lock_guard lock(mutex_);
+  return bit_rate_;
+}
+
+std::chrono::microseconds SimNfcReader::air_time_this_tap() const {
+  std::lock_guard lock(mutex_);
+  return air_time_this_tap_;
+}
+
 Result<std::optional<CardInfo>> SimNfcReader::do_wait_for_card(std::chrono::milliseconds) {
   // The simulated field answers at once: a card is either there or not. Callers that want to
   // wait for a rider poll again; nothing here sleeps.
@@ -44,6 +59,7 @@ Result<std::optional<CardInfo>> SimNfcReader::do_wait_for_card(std::chrono::mill
   if (!connected_) return make_error(ErrorCode::kUnavailable, "simulated reader disconnected");
   if (!card_) return std::optional<CardInfo>{};
   apdus_this_tap_ = 0;
+  air_time_this_tap_ = std::chrono::microseconds(0);
   return std::optional<CardInfo>{card_->info()};
 }
 
@@ -60,7 +76,12 @@ Result<Bytes> SimNfcReader::do_transceive(ByteView command_apdu, std::chrono::mi
     ++apdus_this_tap_;
     card = card_;
   }
-  return card->respond(command_apdu);
+  auto response = card->respond(command_apdu);
+  if (response) {
+    std::lock_guard lock(mutex_);
+    air_time_this_tap_ += exchange_air_time(command_apdu.size(), response->size(), bit_rate_);
+  }
+  return response;
 }
 
 Status SimNfcReader::do_release() {

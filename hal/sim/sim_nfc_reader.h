@@ -11,6 +11,7 @@
 
 #include "hal/nfc_reader.h"
 #include "hal/sim/contactless_card.h"
+#include "hal/sim/radio_model.h"
 
 namespace faregate::hal::sim {
 
@@ -34,6 +35,13 @@ class SimNfcReader final : public NfcReader {
   // APDUs exchanged since the card was last activated.
   std::size_t apdus_this_tap() const;
 
+  // The radio timing model: each exchange is charged its air time at this bit rate
+  // (default 106 kbit/s). Nothing sleeps; the time is only accounted.
+  void set_bit_rate(BitRate rate);
+  BitRate bit_rate() const;
+  // Modelled air time of the exchanges since the card was last activated.
+  std::chrono::microseconds air_time_this_tap() const;
+
   std::string describe() const override { return "sim"; }
 
  private:
@@ -46,6 +54,8 @@ class SimNfcReader final : public NfcReader {
   std::shared_ptr<ContactlessCard> card_;
   std::optional<std::size_t> remove_after_;
   std::size_t apdus_this_tap_ = 0;
+  BitRate bit_rate_ = BitRate::k106;
+  std::chrono::microseconds air_time_this_tap_{0};
   bool connected_ = true;
 };
 

@@ -87,6 +87,9 @@ int run_tap(const TapOptions& options) {
       std::cerr << "faregate-sim tap: " << journal.error().describe() << "\n";
     } else {
       hal::sim::SimNfcReader reader;
+      hal::sim::BitRate rate = hal::sim::BitRate::k106;
+      (void)hal::sim::parse_bit_rate(options.bit_rate_kbps, rate);  // CLI checked the value
+      reader.set_bit_rate(rate);
       hal::sim::SimGate gate;
       hal::linux_os::SystemClock clock;
       auto drbg = crypto::Drbg::deterministic(options.seed ^ 0x746f6b656e6b6579ULL);
@@ -116,7 +119,10 @@ int run_tap(const TapOptions& options) {
             {"token_prefix", to_hex(as_bytes(r.card_token())).substr(0, 8)},
             {"pan_last4", r.pan_last4()},
             {"apdus", o.apdu_count},
+            // Processing measured on this machine; air time modelled for the APDUs exchanged.
             {"elapsed_us", o.processing.count()},
+            {"radio_model_us", reader.air_time_this_tap().count()},
+            {"bit_rate_kbps", options.bit_rate_kbps},
             {"gate_opened", o.gate_opened},
             {"device_id", r.device_id()},
             {"seq", r.seq()},
@@ -124,9 +130,11 @@ int run_tap(const TapOptions& options) {
         if (options.json) {
           std::cout << j.dump() << "\n";
         } else {
-          std::cout << fmt::format("{} {} ({}), {} APDUs, {} us, gate {}\n", options.card_kind,
-                                   accepted ? "ACCEPTED" : "DENIED", r.reason(), o.apdu_count,
-                                   o.processing.count(), o.gate_opened ? "opened" : "closed");
+          std::cout << fmt::format(
+              "{} {} ({}), {} APDUs, {} us processing + {} us modelled radio at {} kbit/s, gate {}\n",
+              options.card_kind, accepted ? "ACCEPTED" : "DENIED", r.reason(), o.apdu_count,
+              o.processing.count(), reader.air_time_this_tap().count(), options.bit_rate_kbps,
+              o.gate_opened ? "opened" : "closed");
         }
         code = 0;
       }

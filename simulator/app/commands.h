@@ -14,6 +14,7 @@ int run_cards(const CardsOptions& options);
 struct TapOptions {
   std::string card_kind;
   std::uint64_t seed = 1;
+  int bit_rate_kbps = 106;  // for the radio timing model
   bool json = false;
 };
 int run_tap(const TapOptions& options);

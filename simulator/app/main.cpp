@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
   tap->add_option("--card", tap_options.card_kind, "Card kind (see 'cards')")->required();
   tap->add_option("--seed", tap_options.seed, "Seed for the card's PAN and the network key")
       ->capture_default_str();
+  tap->add_option("--bit-rate", tap_options.bit_rate_kbps,
+                  "ISO 14443 bit rate for the radio timing model (kbit/s)")
+      ->check(CLI::IsMember({106, 212, 424, 848}))
+      ->capture_default_str();
   tap->add_flag("--json", tap_options.json, "Print the decision record as one JSON object");
 
   RunOptionsCli run_options;

@@ -114,6 +114,9 @@ Result<RunReport> run_network(const Scenario& scenario, const RunOptions& option
       ++report.unexpected_decisions;
       continue;
     }
+    report.processing_us_total += static_cast<std::uint64_t>(outcome->processing.count());
+    report.radio_model_us_total += static_cast<std::uint64_t>(
+        net.validators[event.validator]->reader().air_time_this_tap().count());
     const auto& record = outcome->record;
     const bool accepted = record.decision() == faregate::v1::DECISION_ACCEPT;
     if (accepted) {
@@ -190,6 +193,12 @@ std::string format_report(const RunReport& r) {
   out << fmt::format("conflicts:        {}\n", r.conflicts);
   out << fmt::format("unexpected decisions: {}, gate mismatches: {}\n", r.unexpected_decisions,
                      r.gate_mismatches);
+  if (r.taps_presented > 0) {
+    const auto n = static_cast<double>(r.taps_presented);
+    out << fmt::format("per tap (mean):   {:.0f} us processing + {:.0f} us modelled radio at 106 kbit/s\n",
+                       static_cast<double>(r.processing_us_total) / n,
+                       static_cast<double>(r.radio_model_us_total) / n);
+  }
   out << fmt::format("sync sessions:    {} ({} failed and retried)\n", r.sync_sessions,
                      r.sync_failures);
   out << "per device (last seq journaled / back office holds through):\n";
@@ -220,6 +229,8 @@ std::string report_json(const RunReport& r) {
   j["conflicts"] = r.conflicts;
   j["unexpected_decisions"] = r.unexpected_decisions;
   j["gate_mismatches"] = r.gate_mismatches;
+  j["processing_us_total"] = r.processing_us_total;
+  j["radio_model_us_total"] = r.radio_model_us_total;
   j["sync_sessions"] = r.sync_sessions;
   j["sync_failures"] = r.sync_failures;
   j["wall_seconds"] = r.wall_seconds;

@@ -48,6 +48,9 @@ struct RunReport {
   std::uint64_t unexpected_decisions = 0;
   // Validators whose gate opened a different number of times than they accepted taps.
   std::uint64_t gate_mismatches = 0;
+  // Per tap, summed: processing measured on this machine, radio air time modelled (106 kbit/s).
+  std::uint64_t processing_us_total = 0;
+  std::uint64_t radio_model_us_total = 0;
   std::uint64_t sync_sessions = 0;
   std::uint64_t sync_failures = 0;
   std::uint64_t taps_stored = 0;     // in the back office
