@@ -40,6 +40,11 @@ Status NfcReader::release() {
   return do_release();
 }
 
+Status NfcReader::reopen() {
+  card_active_ = false;
+  return do_reopen();
+}
+
 Result<bool> NfcReader::wait_for_removal(std::chrono::milliseconds timeout) {
   if (timeout.count() < 0) return make_error(ErrorCode::kInvalidArgument, "negative timeout");
   if (card_active_) {

@@ -57,6 +57,10 @@ class NfcReader {
   // read twice. Returns true once no card is present.
   Result<bool> wait_for_removal(std::chrono::milliseconds timeout);
 
+  // Closes and opens the device again after it failed with kUnavailable (unplugged and back, a
+  // line error the driver cannot resynchronise). Any card activation is lost.
+  Status reopen();
+
   // "sim", "pn532_uart:/dev/pts/3", ... for logs.
   virtual std::string describe() const = 0;
 
@@ -68,6 +72,8 @@ class NfcReader {
   virtual Result<Bytes> do_transceive(ByteView command_apdu, std::chrono::milliseconds timeout) = 0;
   virtual Status do_release() = 0;
   virtual Result<bool> do_wait_for_removal(std::chrono::milliseconds timeout) = 0;
+  // Backends without a device to reopen (the in-process reader) keep this default.
+  virtual Status do_reopen() { return {}; }
 
   bool card_active_ = false;
 };

@@ -84,6 +84,8 @@ int run(const Flags& flags) {
     spdlog::error("{}", port.error().describe());
     return 1;
   }
+  // The parent may stop reading our stdout after this line; a later write must not kill us.
+  ::signal(SIGPIPE, SIG_IGN);
   std::cout << "listening " << flags.listen << ":" << *port << std::endl;
 
   signal_io.run();

@@ -66,10 +66,18 @@ void card_loop(tap::TapPipeline& pipeline, hal::NfcReader& reader, StopSignal& s
       continue;
     }
     if (!outcome) {
-      // A reader fault must not take the gate down: log, back off a little, try again.
+      // A reader fault must not take the gate down: log, back off a little, try again. A reader
+      // that is gone (unplugged, or a line error the driver cannot resynchronise) is reopened.
       reader_ok = false;
       spdlog::warn("reader: {}", outcome.error().describe());
       stop.wait_for(1s);
+      if (outcome.error().code == ErrorCode::kUnavailable) {
+        if (auto reopened = reader.reopen(); reopened) {
+          spdlog::info("reader {} reopened", reader.describe());
+        } else {
+          spdlog::warn("reader still unavailable: {}", reopened.error().describe());
+        }
+      }
       continue;
     }
     reader_ok = true;

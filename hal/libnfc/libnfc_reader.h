@@ -71,6 +71,7 @@ class LibnfcReader final : public NfcReader {
   Result<Bytes> do_transceive(ByteView command_apdu, std::chrono::milliseconds timeout) override;
   Status do_release() override;
   Result<bool> do_wait_for_removal(std::chrono::milliseconds timeout) override;
+  Status do_reopen() override { return reconnect(); }
 
   // One ISO 14443-A poll. Returns the card, nullopt if none answered, or an error.
   Result<std::optional<CardInfo>> select_once();

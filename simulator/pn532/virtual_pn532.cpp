@@ -263,6 +263,11 @@ void VirtualPn532::handle_frame(const Pn532Frame& frame) {
   Bytes out = pn532_ack_frame();
   out.insert(out.end(), response.begin(), response.end());
   last_response_ = std::move(response);
+  if (garble_remaining_ > 0 && out.size() >= 2) {
+    --garble_remaining_;
+    out[out.size() - 2] ^= 0x01;  // the DCS byte, just before the postamble
+    trace("chip", "response garbled (DCS flipped)");
+  }
   {
     std::lock_guard lock(stats_mutex_);
     ++stats_.commands;

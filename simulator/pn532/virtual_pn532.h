@@ -77,6 +77,9 @@ class VirtualPn532 {
   // Fault injection: a hung chip. While set, frames are read and dropped without any answer, so
   // the host runs into its own timeouts; the pty stays open. Thread-safe.
   void set_unresponsive(bool unresponsive) { unresponsive_ = unresponsive; }
+  // Fault injection: a noisy serial line. The next `count` response frames go out with a wrong
+  // data checksum (DCS), as a flipped bit on the wire would leave them. Thread-safe.
+  void garble_next_responses(int count) { garble_remaining_ = count; }
 
   Stats stats() const;
 
@@ -103,6 +106,7 @@ class VirtualPn532 {
   std::thread thread_;
   std::atomic<bool> serving_{false};
   std::atomic<bool> unresponsive_{false};
+  std::atomic<int> garble_remaining_{0};
 
   mutable std::mutex stats_mutex_;
   Stats stats_;

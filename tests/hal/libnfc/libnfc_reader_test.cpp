@@ -390,3 +390,20 @@ TEST_CASE("two taps in a row with different cards") {
   REQUIRE(reader->transceive(select_visa_apdu(), 500ms));
   CHECK(second->apdus().size() == 1);
 }
+
+TEST_CASE("a garbled frame from the reader fails that exchange cleanly and the next one works") {
+  Bench bench;
+  activate(*bench.reader);
+  bench.pn532->garble_next_responses(1);
+  auto garbled = bench.reader->transceive(select_visa_apdu(), 500ms);
+  REQUIRE_FALSE(garbled);
+  INFO(garbled.error().describe());
+  // libnfc 1.8.0 reports a bad checksum as an I/O error (NFC_EIO), so the backend takes the
+  // reader for gone; reopening it (what the validator does on kUnavailable) recovers.
+  CHECK(garbled.error().code == ErrorCode::kUnavailable);
+  REQUIRE(bench.reader->reopen());
+  activate(*bench.reader);
+  auto next = bench.reader->transceive(select_visa_apdu(), 500ms);
+  if (!next) FAIL(next.error().describe());
+  CHECK(next->size() == 13);
+}
