@@ -90,7 +90,10 @@ int run_tap(const TapOptions& options) {
       hal::sim::BitRate rate = hal::sim::BitRate::k106;
       (void)hal::sim::parse_bit_rate(options.bit_rate_kbps, rate);  // CLI checked the value
       reader.set_bit_rate(rate);
-      hal::sim::SimGate gate;
+      // Without --json the virtual gate shows what the rider would see and hear, line by line.
+      hal::sim::SimGate gate([&options](const std::string& action) {
+        if (!options.json) std::cout << "gate: " << action << "\n";
+      });
       hal::linux_os::SystemClock clock;
       auto drbg = crypto::Drbg::deterministic(options.seed ^ 0x746f6b656e6b6579ULL);
       hal::sim::StaticKeyStore keys(*drbg.bytes(32));
