@@ -95,8 +95,7 @@ int run_tap(const TapOptions& options) {
         if (!options.json) std::cout << "gate: " << action << "\n";
       });
       hal::linux_os::SystemClock clock;
-      auto drbg = crypto::Drbg::deterministic(options.seed ^ 0x746f6b656e6b6579ULL);
-      hal::sim::StaticKeyStore keys(*drbg.bytes(32));
+      hal::sim::StaticKeyStore keys(simulated_card_token_key(options.seed));
       tap::TapPipelineConfig config;
       config.device_id = "sim-validator-1";
       config.stop_id = "sim-stop";

@@ -36,14 +36,13 @@ void sync_all(Network& net, RunReport& report, int attempts) {
   }
 }
 
-// The card-token key the simulated operator provisions on every validator of the network.
-Bytes network_card_token_key(std::uint64_t seed) {
+}  // namespace
+
+Bytes simulated_card_token_key(std::uint64_t seed) {
   auto drbg = crypto::Drbg::deterministic(seed ^ 0x746f6b656e6b6579ULL);
   auto key = drbg.bytes(32);
   return key ? *key : Bytes(32, 0x5a);
 }
-
-}  // namespace
 
 Result<RunReport> run_network(const Scenario& scenario, const RunOptions& options) {
   const auto wall_start = std::chrono::steady_clock::now();
@@ -73,7 +72,7 @@ Result<RunReport> run_network(const Scenario& scenario, const RunOptions& option
   }
 
   hal::sim::ManualClock clock(scenario.day_start_utc_ms);
-  hal::sim::StaticKeyStore keys(network_card_token_key(scenario.seed));
+  hal::sim::StaticKeyStore keys(simulated_card_token_key(scenario.seed));
   Network net;
   for (const auto& spec : plan.validators) {
     tap::TapPipelineConfig pc;

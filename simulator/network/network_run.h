@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bytes.h"
 #include "common/error.h"
 #include "simulator/network/scenario.h"
 
@@ -66,6 +67,10 @@ struct RunReport {
 };
 
 Result<RunReport> run_network(const Scenario& scenario, const RunOptions& options);
+
+// The card-token key the simulated operator provisions on every validator of a simulated
+// network with this seed (the same seed gives the same tokens in every run).
+Bytes simulated_card_token_key(std::uint64_t seed);
 
 // Human-readable summary, several lines.
 std::string format_report(const RunReport& report);
