@@ -7,7 +7,6 @@
 
 #include <fmt/format.h>
 
-#include "common/crypto.h"
 #include "firmware/journal/journal.h"
 #include "firmware/tap/tap_pipeline.h"
 #include "hal/linux/system_clock.h"
