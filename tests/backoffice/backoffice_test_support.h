@@ -2,39 +2,17 @@
 // Shared by the back-office tests and bench/ingest_bench.cpp: a scratch directory and taps that
 // look like a validator's.
 
-#include <stdlib.h>
-
 #include <cstdint>
-#include <filesystem>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "faregate/v1/tap.pb.h"
+#include "tests/support/temp_dir.h"
 
 namespace faregate::testing {
 
-// A fresh directory under `parent` ($TMPDIR by default), removed with everything in it at scope
-// exit.
-class ScratchDir {
- public:
-  explicit ScratchDir(
-      const std::filesystem::path& parent = std::filesystem::temp_directory_path()) {
-    std::string pattern = (parent / "faregate-backoffice-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+// Kept as a name for the back-office tests; the one implementation is tests/support.
+using ScratchDir = TempDir;
 
 // A tap as a station entry validator journals it; the content depends only on the arguments.
 inline faregate::v1::TapRecord make_tap(const std::string& device_id, std::uint64_t seq,
