@@ -10,6 +10,8 @@ find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
 find_package(date REQUIRED)
 pkg_check_modules(LIBNFC REQUIRED IMPORTED_TARGET libnfc)
+# libpq (Debian libpq-dev): the PostgreSQL tap store.
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 
 # Debian's mbedTLS 2.28 ships no CMake config: wrap its three libraries in one imported target.
 find_path(MBEDTLS_INCLUDE_DIR mbedtls/ssl.h REQUIRED)

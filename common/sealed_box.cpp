@@ -354,8 +354,30 @@ Result<SealingKeyPair> generate(crypto::Drbg& drbg) {
   return SealingKeyPair{std::move(*private_key), public_key};
 }
 
-Result<Bytes> seal(ByteView plaintext, ByteView associated_data, const PublicKey& recipient,
-                   crypto::Drbg& drbg) {
+PreparedSeal::PreparedSeal(PreparedSeal&& other) noexcept
+    : ephemeral_public_(other.ephemeral_public_), key_and_nonce_(other.key_and_nonce_),
+      ready_(other.ready_) {
+  other.wipe();
+}
+
+PreparedSeal& PreparedSeal::operator=(PreparedSeal&& other) noexcept {
+  if (this != &other) {
+    ephemeral_public_ = other.ephemeral_public_;
+    key_and_nonce_ = other.key_and_nonce_;
+    ready_ = other.ready_;
+    other.wipe();
+  }
+  return *this;
+}
+
+PreparedSeal::~PreparedSeal() { wipe(); }
+
+void PreparedSeal::wipe() {
+  mbedtls_platform_zeroize(key_and_nonce_.data(), key_and_nonce_.size());
+  ready_ = false;
+}
+
+Result<PreparedSeal> prepare_seal(const PublicKey& recipient, crypto::Drbg& drbg) {
   P256 group;
   if (!group.loaded()) return crypto_error("cannot load P-256");
   EcpPoint recipient_point;
@@ -369,37 +391,52 @@ Result<Bytes> seal(ByteView plaintext, ByteView associated_data, const PublicKey
                               &crypto::Drbg::mbedtls_rng, &drbg) != 0) {
     return crypto_error("ephemeral key generation failed");
   }
-
-  Bytes out(kOverheadBytes + plaintext.size());
-  out[0] = kVersion;
-  std::array<std::uint8_t, kPublicKeyBytes> ephemeral_public{};
-  if (!write_point(group, ephemeral_point, ephemeral_public)) {
+  PreparedSeal prepared;
+  if (!write_point(group, ephemeral_point, prepared.ephemeral_public_)) {
     return crypto_error("cannot encode the ephemeral key");
   }
-  std::copy(ephemeral_public.begin(), ephemeral_public.end(), out.begin() + 1);
-
   SecretBuffer<kPrivateKeyBytes> secret;
   if (auto s = shared_secret(group, *ephemeral_secret.get(), recipient_point, secret, &drbg); !s) {
     return std::unexpected(s.error());
   }
   SecretBuffer<kAesKeyBytes + kNonceBytes> okm;
-  if (auto s = derive_key_and_nonce(secret, ephemeral_public, recipient.raw(), okm); !s) {
+  if (auto s = derive_key_and_nonce(secret, prepared.ephemeral_public_, recipient.raw(), okm);
+      !s) {
     return std::unexpected(s.error());
   }
+  std::copy_n(okm.data(), okm.size(), prepared.key_and_nonce_.begin());
+  prepared.ready_ = true;
+  return prepared;
+}
+
+Result<Bytes> seal(PreparedSeal prepared, ByteView plaintext, ByteView associated_data) {
+  if (!prepared.ready_) return crypto_error("a prepared seal serves one box only");
+  Bytes out(kOverheadBytes + plaintext.size());
+  out[0] = kVersion;
+  std::copy(prepared.ephemeral_public_.begin(), prepared.ephemeral_public_.end(), out.begin() + 1);
 
   Gcm gcm;
-  if (mbedtls_gcm_setkey(gcm.get(), MBEDTLS_CIPHER_ID_AES, okm.data(), kAesKeyBytes * 8) != 0) {
+  if (mbedtls_gcm_setkey(gcm.get(), MBEDTLS_CIPHER_ID_AES, prepared.key_and_nonce_.data(),
+                         kAesKeyBytes * 8) != 0) {
     return crypto_error("AES-GCM key setup failed");
   }
   const Bytes ad = gcm_additional_data(ByteView(out.data(), kHeaderBytes), associated_data);
   std::uint8_t* ciphertext = out.data() + kHeaderBytes;
   std::uint8_t* tag = ciphertext + plaintext.size();
   if (mbedtls_gcm_crypt_and_tag(gcm.get(), MBEDTLS_GCM_ENCRYPT, plaintext.size(),
-                                okm.data() + kAesKeyBytes, kNonceBytes, ad.data(), ad.size(),
-                                plaintext.data(), ciphertext, kTagBytes, tag) != 0) {
+                                prepared.key_and_nonce_.data() + kAesKeyBytes, kNonceBytes,
+                                ad.data(), ad.size(), plaintext.data(), ciphertext, kTagBytes,
+                                tag) != 0) {
     return crypto_error("AES-GCM encryption failed");
   }
   return out;
+}
+
+Result<Bytes> seal(ByteView plaintext, ByteView associated_data, const PublicKey& recipient,
+                   crypto::Drbg& drbg) {
+  auto prepared = prepare_seal(recipient, drbg);
+  if (!prepared) return std::unexpected(prepared.error());
+  return seal(std::move(*prepared), plaintext, associated_data);
 }
 
 Result<Bytes> open(ByteView sealed, ByteView associated_data, const PrivateKey& recipient) {

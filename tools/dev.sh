@@ -21,7 +21,7 @@ packages=(
   libnfc-dev libnfc-bin libmbedtls-dev libsqlite3-dev sqlite3
   libboost-dev libboost-system-dev libprotobuf-dev protobuf-compiler
   catch2 nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  libhowardhinnant-date-dev libbenchmark-dev
+  libhowardhinnant-date-dev tzdata libbenchmark-dev libpq-dev postgresql openssl
 )
 
 usage() {

@@ -29,6 +29,7 @@ std::string_view to_string(Violation violation) {
     case Violation::kDeviceMismatch: return "device_mismatch";
     case Violation::kBatchTooLarge: return "batch_too_large";
     case Violation::kBadTap: return "bad_tap";
+    case Violation::kIdentityMismatch: return "identity_mismatch";
   }
   return "unknown_violation";
 }
@@ -91,6 +92,9 @@ struct IngestServer::Impl {
     if (options.idle_timeout.count() <= 0) {
       return make_error(ErrorCode::kInvalidArgument, "idle_timeout must be positive");
     }
+    if (options.tls_handshake_timeout.count() <= 0) {
+      return make_error(ErrorCode::kInvalidArgument, "tls_handshake_timeout must be positive");
+    }
     return {};
   }
 
@@ -145,23 +149,53 @@ struct IngestServer::Impl {
     } else {
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      counters.connections_accepted.fetch_add(1);
-      counters.connections_open.fetch_add(1);
-      const std::uint64_t id = next_session_id++;
-      auto session =
-          std::make_shared<detail::Session<tcp::socket>>(*context, std::move(socket), id, peer);
-      context->sessions.emplace(id, session);
-      spdlog::debug("{}: connected ({} open)", peer, context->sessions.size());
-      session->start();
+      if (options.tls) {
+        start_tls_session(std::move(socket), std::move(peer));
+      } else {
+        start_session<tcp::socket>(std::move(socket), std::move(peer));
+      }
     }
     accept();
   }
 
-  // Over the connection limit: a best-effort error frame that never blocks, then close.
+  template <typename Stream>
+  void start_session(Stream stream, std::string peer) {
+    counters.connections_accepted.fetch_add(1);
+    counters.connections_open.fetch_add(1);
+    const std::uint64_t id = next_session_id++;
+    auto session =
+        std::make_shared<detail::Session<Stream>>(*context, std::move(stream), id, peer);
+    context->sessions.emplace(id, session);
+    spdlog::debug("{}: connected ({} open)", peer, context->sessions.size());
+    session->start();
+  }
+
+  void start_tls_session(tcp::socket socket, std::string peer) {
+    // The newest credentials for each new connection: a revocation list the operator just
+    // installed applies from the next handshake on.
+    auto engine = tls::Engine::server(options.tls->current(std::chrono::steady_clock::now()));
+    if (!engine) {
+      spdlog::error("{}: cannot set up TLS: {}", peer, engine.error().describe());
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      return;
+    }
+    start_session<tls::TlsStream>(tls::TlsStream(std::move(socket), std::move(*engine)),
+                                  std::move(peer));
+  }
+
+  // Over the connection limit: a best-effort error frame that never blocks, then close. Over
+  // TLS the frame could only be sent after a handshake, which is the very work a flood must not
+  // get: the connection is just closed.
   void refuse(tcp::socket socket, const std::string& peer) {
     counters.connections_refused.fetch_add(1);
     spdlog::warn("{}: refused: {} connections open (max_connections)", peer,
                  context->sessions.size());
+    if (options.tls) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      return;
+    }
     faregate::v1::ServerFrame frame;
     frame.mutable_error()->set_code("server_busy");
     frame.mutable_error()->set_message("too many connections; retry later");
@@ -217,9 +251,14 @@ Result<std::uint16_t> IngestServer::start() {
   asio::post(impl_->io, [impl = impl_.get()] { impl->accept(); });
   impl_->network_thread = std::thread([impl = impl_.get()] { impl->run_network(); });
   impl_->started = true;
-  spdlog::info("ingest: listening on {}:{} (max {} connections, idle timeout {} ms, max {} taps "
-               "per batch, max frame {} bytes)",
-               impl_->options.listen_address, *port, impl_->options.max_connections,
+  if (!impl_->options.tls) {
+    spdlog::warn("ingest: PLAIN TCP without TLS: anyone who can reach the port can upload taps "
+                 "under any device id (development only)");
+  }
+  spdlog::info("ingest: listening on {}:{} ({}, max {} connections, idle timeout {} ms, max {} "
+               "taps per batch, max frame {} bytes)",
+               impl_->options.listen_address, *port,
+               impl_->options.tls ? "mutual TLS 1.2" : "plain TCP", impl_->options.max_connections,
                impl_->options.idle_timeout.count(), impl_->options.max_batch_taps,
                impl_->options.max_frame_bytes);
   return *port;
@@ -259,6 +298,14 @@ IngestCounters IngestServer::counters() const {
   out.handshake_timeouts = c.handshake_timeouts.load();
   out.store_errors = c.store_errors.load();
   for (std::size_t i = 0; i < kViolationCount; ++i) out.violations[i] = c.violations[i].load();
+  out.tls_handshakes = c.tls_handshakes.load();
+  out.deny_list_pushes = c.deny_list_pushes.load();
+  out.config_pushes = c.config_pushes.load();
+  out.push_errors = c.push_errors.load();
+  out.tls_handshake_timeouts = c.tls_handshake_timeouts.load();
+  for (std::size_t i = 0; i < tls::kHandshakeFailureCount; ++i) {
+    out.tls_failures[i] = c.tls_failures[i].load();
+  }
   return out;
 }
 

@@ -1,7 +1,14 @@
 #pragma once
 // ingest::IngestServer: the back office's end of the sync protocol (proto/faregate/v1/sync.proto,
-// docs/sync_protocol.md). Validators connect over TCP, say Hello, and send TapBatches; each batch
-// is stored through a store::TapStore and acknowledged with the device's contiguous watermark.
+// docs/sync_protocol.md). Validators connect over TLS 1.2 with mutual authentication (plain TCP
+// only when no TLS credentials are given: development and tests), say Hello, and send
+// TapBatches; each batch is stored through a store::TapStore and acknowledged with the device's
+// contiguous watermark.
+//
+// With TLS, the device id of a connection is the common name of the device certificate the
+// handshake verified (issued by the pinned device CA, not revoked); a Hello naming another device
+// is refused, and so is any tap of another device. Handshake failures are logged with the peer
+// address and counted per reason.
 //
 // Built for hostile peers: frame sizes are checked before anything is buffered, a connection is
 // closed if its Hello is not complete within idle_timeout or if it then sends nothing for
@@ -21,8 +28,11 @@
 #include <string>
 #include <string_view>
 
+#include "backoffice/denylist/push_store.h"
 #include "backoffice/store/tap_store.h"
 #include "common/error.h"
+#include "common/tls/server_credentials.h"
+#include "common/tls/tls_engine.h"
 #include "proto/framing.h"
 
 namespace faregate::ingest {
@@ -44,6 +54,15 @@ struct IngestOptions {
   std::uint32_t max_batch_taps = 5000;
   // Server time announced in HelloAck, UTC epoch ms. Empty: the system clock.
   std::function<std::int64_t()> utc_now_ms;
+  // TLS credentials (server certificate, pinned device CA, revocation list; reloaded as they
+  // change). Null: plain TCP, for development and tests only (faregate-backoffice requires
+  // --insecure-dev for that).
+  std::shared_ptr<tls::ServerCredentials> tls;
+  // A TLS handshake not complete within this time of connecting closes the connection.
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
+  // Deny list and config bundle pushed on BatchAcks to validators that reported older versions
+  // in their DeviceHealth. Null: nothing is pushed. Must outlive the server.
+  denylist::PushStore* pushes = nullptr;
 };
 
 // Why the server closed a connection on the peer's account. to_string() gives the code sent in
@@ -60,8 +79,9 @@ enum class Violation : std::uint8_t {
   kDeviceMismatch,      // "device_mismatch": a tap of another device than the Hello's
   kBatchTooLarge,       // "batch_too_large": more taps than max_batch_taps
   kBadTap,              // "bad_tap": seq 0 or beyond 2^63-1
+  kIdentityMismatch,    // "identity_mismatch": the Hello names another device than the certificate
 };
-inline constexpr std::size_t kViolationCount = 11;
+inline constexpr std::size_t kViolationCount = 12;
 std::string_view to_string(Violation violation);
 
 // A snapshot; every count is since start().
@@ -79,8 +99,17 @@ struct IngestCounters {
   std::uint64_t handshake_timeouts = 0;  // no complete Hello within idle_timeout of connecting
   std::uint64_t store_errors = 0;         // the store failed; the peer got "store_error"
   std::array<std::uint64_t, kViolationCount> violations{};
+  std::uint64_t tls_handshakes = 0;          // completed, peer certificate verified
+  std::uint64_t tls_handshake_timeouts = 0;  // not complete within tls_handshake_timeout
+  std::array<std::uint64_t, tls::kHandshakeFailureCount> tls_failures{};  // per reason
+  std::uint64_t deny_list_pushes = 0;  // BatchAcks that carried a DenyListDelta
+  std::uint64_t config_pushes = 0;     // BatchAcks that carried a ConfigBundle
+  std::uint64_t push_errors = 0;       // pushes the push store could not produce
 
   std::uint64_t violation(Violation v) const { return violations[static_cast<std::size_t>(v)]; }
+  std::uint64_t tls_failure(tls::HandshakeFailure f) const {
+    return tls_failures[static_cast<std::size_t>(f)];
+  }
   std::uint64_t total_violations() const;
 };
 

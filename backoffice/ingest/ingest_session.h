@@ -1,9 +1,10 @@
 #pragma once
 // Private to backoffice/ingest: one validator connection and its protocol state machine.
 //
-// Session is a template on the stream so that the TLS stream (asio::ssl::stream or the mbedTLS
-// stream in common/) can replace the plain socket without touching the protocol logic. The stream
-// is touched only in read(), write(), half_close() and close(); everything else runs on the
+// Session is a template on the stream: a plain socket (development) or tls::TlsStream (mbedTLS on
+// the same socket). With TLS the session first runs the handshake, bounded by
+// tls_handshake_timeout, and takes the device id from the verified certificate. The stream is
+// touched only in start(), read(), write(), half_close() and close(); everything else runs on the
 // network thread and never blocks.
 //
 // The session is half-duplex on purpose: while a store call or a reply is in flight it reads
@@ -21,11 +22,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "backoffice/denylist/push_store.h"
 #include "backoffice/ingest/ingest_server.h"
+#include "common/tls/tls_context.h"
+#include "common/tls/tls_stream.h"
 #include "faregate/v1/sync.pb.h"
 #include "proto/framing.h"
 
@@ -47,6 +52,19 @@ struct AtomicCounters {
   std::atomic<std::uint64_t> handshake_timeouts{0};
   std::atomic<std::uint64_t> store_errors{0};
   std::array<std::atomic<std::uint64_t>, kViolationCount> violations{};
+  std::atomic<std::uint64_t> tls_handshakes{0};
+  std::atomic<std::uint64_t> tls_handshake_timeouts{0};
+  std::array<std::atomic<std::uint64_t>, tls::kHandshakeFailureCount> tls_failures{};
+  std::atomic<std::uint64_t> deny_list_pushes{0};
+  std::atomic<std::uint64_t> config_pushes{0};
+  std::atomic<std::uint64_t> push_errors{0};
+};
+
+// What a BatchAck carries besides the watermark; computed on the store thread.
+struct Pushes {
+  std::optional<faregate::v1::DenyListDelta> deny_list;
+  std::optional<faregate::v1::ConfigBundle> config;
+  std::vector<std::string> errors;  // logged and counted; the ack goes out without that push
 };
 
 class SessionBase {
@@ -119,9 +137,19 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   Session& operator=(const Session&) = delete;
 
   void start() {
-    deadline_ = Clock::now() + context_.options.idle_timeout;
-    arm_timer();
-    read();
+    connected_at_ = Clock::now();
+    deadline_ = connected_at_ + context_.options.idle_timeout;
+    if constexpr (kTls) {
+      handshaking_ = true;
+      deadline_ = std::min(deadline_, connected_at_ + context_.options.tls_handshake_timeout);
+      arm_timer();
+      stream_.async_handshake([self = this->shared_from_this()](const boost::system::error_code& ec) {
+        self->on_handshake(ec);
+      });
+    } else {
+      arm_timer();
+      read();
+    }
   }
 
   void begin_shutdown() override {
@@ -137,6 +165,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
  private:
   using Clock = std::chrono::steady_clock;
+  static constexpr bool kTls = std::is_same_v<Stream, tls::TlsStream>;
   enum class Phase {
     kOpen,
     kLingering,  // an error frame went out; discarding input until the peer closes
@@ -147,6 +176,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   bool busy() const { return writing_ || store_pending_; }
 
   std::string who() const {
+    if (authenticated_device_) return peer_ + " (certificate " + *authenticated_device_ + ")";
     return device_id_ ? peer_ + " (" + printable(*device_id_) + ")" : peer_;
   }
 
@@ -177,6 +207,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
     if (draining_) {
       close("server stopping");
+      return;
+    }
+    if (handshaking_) {
+      context_.counters.tls_handshake_timeouts.fetch_add(1);
+      spdlog::warn("{}: TLS handshake not complete within {} ms; closing", who(),
+                   context_.options.tls_handshake_timeout.count());
+      close("TLS handshake timeout");
       return;
     }
     if (store_pending_) {
@@ -241,6 +278,42 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   // ---- events ----
+
+  void on_handshake(const boost::system::error_code& ec) {
+    handshaking_ = false;
+    if (phase_ != Phase::kOpen) return;  // closed meanwhile (timeout, server stopping)
+    if constexpr (kTls) {
+      if (ec) {
+        const tls::HandshakeFailure reason = stream_.handshake_failure(ec);
+        context_.counters.tls_failures[static_cast<std::size_t>(reason)].fetch_add(1);
+        spdlog::warn("{}: TLS handshake refused: {} ({})", who(), tls::to_string(reason),
+                     ec.message());
+        close("TLS handshake failed");
+        return;
+      }
+      const auto peer = stream_.peer();
+      // The context's verify callback already refused certificates without a usable device id;
+      // this is the last line should that ever change.
+      if (!peer || !tls::is_valid_device_id(peer->common_name)) {
+        context_.counters.tls_failures[static_cast<std::size_t>(
+                                           tls::HandshakeFailure::kBadCertificate)]
+            .fetch_add(1);
+        spdlog::warn("{}: TLS peer certificate names no usable device id; closing", who());
+        close("no device identity");
+        return;
+      }
+      authenticated_device_ = peer->common_name;
+      certificate_serial_ = peer->serial_hex;
+      context_.counters.tls_handshakes.fetch_add(1);
+      spdlog::debug("{}: TLS session for device certificate {} (serial {})", who(),
+                    *authenticated_device_, certificate_serial_);
+      // The Hello must still be complete within idle_timeout of connecting.
+      deadline_ = connected_at_ + context_.options.idle_timeout;
+      read();
+    } else {
+      (void)ec;
+    }
+  }
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
     if (phase_ == Phase::kClosed) return;
@@ -348,6 +421,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                                         std::to_string(hello.device_id().size()));
       return;
     }
+    // The certificate says who this is; the message only gets to agree.
+    if (authenticated_device_ && hello.device_id() != *authenticated_device_) {
+      violate(Violation::kIdentityMismatch,
+              "the Hello names device '" + printable(hello.device_id()) +
+                  "' but the certificate is device '" + *authenticated_device_ + "'");
+      return;
+    }
     device_id_ = hello.device_id();
     store_pending_ = true;
     auto executor = stream_.get_executor();
@@ -418,24 +498,65 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
     store_pending_ = true;
     auto executor = stream_.get_executor();
+    // Pushes are decided from the versions the validator reported in this session's
+    // DeviceHealth; without one, nothing is pushed (we would not know what it holds).
+    denylist::PushStore* push_store =
+        device_deny_version_ && device_config_version_ ? context_.options.pushes : nullptr;
     asio::post(context_.store_pool, [self = this->shared_from_this(), executor,
-                                     device = *device_id_, taps = std::move(taps)]() mutable {
-      auto outcome = self->context_.store.store_batch(device, taps);
+                                     device = *device_id_, taps = std::move(taps), push_store,
+                                     deny_version = device_deny_version_.value_or(0),
+                                     config_version = device_config_version_.value_or(0)]() mutable {
+      // An empty batch (a validator with nothing to send, asking for pushes) costs no write.
+      auto outcome = taps.empty() ? stored_only(self->context_.store, device)
+                                  : self->context_.store.store_batch(device, taps);
       const std::size_t count = taps.size();
       taps.clear();  // free the batch on the store thread, not while holding the reply
-      asio::post(executor,
-                 [self = std::move(self), outcome = std::move(outcome), count]() mutable {
-                   self->on_batch_stored(std::move(outcome), count);
-                 });
+      Pushes pushes;
+      if (outcome && push_store != nullptr) {
+        pushes = pushes_for(*push_store, deny_version, config_version);
+      }
+      asio::post(executor, [self = std::move(self), outcome = std::move(outcome), count,
+                            pushes = std::move(pushes)]() mutable {
+        self->on_batch_stored(std::move(outcome), count, std::move(pushes));
+      });
     });
   }
 
-  void on_batch_stored(Result<store::BatchOutcome> outcome, std::size_t count) {
+  static Result<store::BatchOutcome> stored_only(store::TapStore& store, const std::string& device) {
+    auto through = store.stored_through(device);
+    if (!through) return std::unexpected(through.error());
+    store::BatchOutcome outcome;
+    outcome.stored_through_seq = *through;
+    return outcome;
+  }
+
+  // Runs on the store thread (the push store is SQLite too).
+  static Pushes pushes_for(denylist::PushStore& store, std::uint64_t deny_version,
+                           std::uint64_t config_version) {
+    Pushes pushes;
+    if (auto update = store.deny_list_update(deny_version); !update) {
+      pushes.errors.push_back("deny list: " + update.error().describe());
+    } else {
+      pushes.deny_list = std::move(*update);
+    }
+    if (auto update = store.config_update(config_version); !update) {
+      pushes.errors.push_back("config: " + update.error().describe());
+    } else {
+      pushes.config = std::move(*update);
+    }
+    return pushes;
+  }
+
+  void on_batch_stored(Result<store::BatchOutcome> outcome, std::size_t count, Pushes pushes) {
     store_pending_ = false;
     touch();
     if (!outcome) {
       store_failed(outcome.error());
       return;
+    }
+    for (const auto& error : pushes.errors) {
+      context_.counters.push_errors.fetch_add(1);
+      spdlog::error("{}: nothing pushed: {}", who(), error);
     }
     // Counted whatever happens to the connection now: the taps are stored.
     auto& counters = context_.counters;
@@ -457,6 +578,24 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     ack->set_inserted(outcome->inserted);
     ack->set_duplicates(outcome->duplicates);
     ack->set_conflicts(outcome->conflicts);
+    if (pushes.deny_list) {
+      // From now on this session assumes the validator holds the pushed version; if it could
+      // not apply it, its next session's DeviceHealth says so.
+      device_deny_version_ = pushes.deny_list->to_version();
+      context_.counters.deny_list_pushes.fetch_add(1);
+      spdlog::info("{}: pushing deny list {} -> v{} ({} added, {} removed)", who(),
+                   pushes.deny_list->full() ? std::string("full")
+                                            : "v" + std::to_string(pushes.deny_list->from_version()),
+                   pushes.deny_list->to_version(), pushes.deny_list->added_size(),
+                   pushes.deny_list->removed_size());
+      *ack->mutable_deny_list() = std::move(*pushes.deny_list);
+    }
+    if (pushes.config) {
+      device_config_version_ = pushes.config->version();
+      context_.counters.config_pushes.fetch_add(1);
+      spdlog::info("{}: pushing config bundle v{}", who(), pushes.config->version());
+      *ack->mutable_config() = std::move(*pushes.config);
+    }
     write(reply, AfterWrite::kContinue);
   }
 
@@ -466,7 +605,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       return;
     }
     context_.counters.health_reports.fetch_add(1);
-    spdlog::info("{}: health: journal depth {}, oldest unsynced {}, reader {}, deny list v{}, "
+    device_deny_version_ = health.deny_list_version();
+    device_config_version_ = health.config_version();
+    spdlog::debug("{}: health: journal depth {}, oldest unsynced {}, reader {}, deny list v{}, "
                  "config v{}, device time {}",
                  who(), health.journal_depth(), health.oldest_unsynced_utc_ms(),
                  printable(health.reader_status()), health.deny_list_version(),
@@ -517,6 +658,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   std::string out_;
   Clock::time_point deadline_{};
   std::optional<std::string> device_id_;  // set by the Hello
+  std::optional<std::string> authenticated_device_;  // TLS: the certificate's common name
+  // What the validator holds, from its DeviceHealth (then what we pushed it).
+  std::optional<std::uint64_t> device_deny_version_;
+  std::optional<std::uint64_t> device_config_version_;
+  std::string certificate_serial_;
+  Clock::time_point connected_at_{};
+  bool handshaking_ = false;
   Phase phase_ = Phase::kOpen;
   AfterWrite after_write_ = AfterWrite::kContinue;
   bool writing_ = false;

@@ -1,7 +1,5 @@
 #include "backoffice/store/sqlite_tap_store.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -10,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <utility>
+
+#include "backoffice/store/tap_record_bytes.h"
 
 namespace faregate::store {
 
@@ -20,9 +20,8 @@ namespace {
 // "FGBS": marks the file as a Faregate back-office store, so that opening some other SQLite file
 // by mistake fails instead of adding our tables to it.
 constexpr std::int32_t kApplicationId = 0x46474253;
-// SQLite integers are signed 64-bit.
-constexpr std::uint64_t kMaxSeq =
-    static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+using detail::kMaxSeq;
+using detail::parse_record;
 
 // kMigrations[i] takes the schema from user_version i to i + 1. Append only; never edit one that
 // shipped.
@@ -218,30 +217,6 @@ class Transaction {
   explicit Transaction(sqlite3* db) : db_(db) {}
   sqlite3* db_;
 };
-
-// The bytes kept for a tap and compared on resend: the same record must always give the same
-// bytes, so map ordering and similar freedoms of the encoder are pinned down.
-bool serialize_deterministic(const v1::TapRecord& tap, std::string& out) {
-  out.clear();
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    if (!tap.SerializeToCodedStream(&coded)) return false;
-    if (coded.HadError()) return false;
-  }
-  return true;
-}
-
-Result<v1::TapRecord> parse_record(std::string_view bytes, std::string_view device_id,
-                                   std::int64_t seq) {
-  v1::TapRecord record;
-  if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return make_error(ErrorCode::kCorrupt, "stored record of " + std::string(device_id) +
-                                               " seq " + std::to_string(seq) + " does not parse");
-  }
-  return record;
-}
 
 Status configure(sqlite3* db) {
   auto mode = Statement::prepare(db, "PRAGMA journal_mode=WAL");
@@ -498,33 +473,17 @@ Result<std::unique_ptr<SqliteTapStore>> SqliteTapStore::open(const std::filesyst
 
 Result<BatchOutcome> SqliteTapStore::store_batch(std::string_view device_id,
                                                  std::span<const v1::TapRecord> taps) {
-  if (device_id.empty()) return make_error(ErrorCode::kInvalidArgument, "empty device_id");
-  for (const auto& tap : taps) {
-    if (tap.device_id() != device_id) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "tap seq " + std::to_string(tap.seq()) + " belongs to device '" +
-                            tap.device_id() + "', not '" + std::string(device_id) + "'");
-    }
-    if (tap.seq() == 0 || tap.seq() > kMaxSeq) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "tap seq " + std::to_string(tap.seq()) + " is out of range");
-    }
-  }
+  if (auto s = detail::check_batch(device_id, taps); !s) return std::unexpected(s.error());
   // Serialize before taking the lock: it is the CPU-heavy part and needs no database.
-  std::vector<std::string> records(taps.size());
-  for (std::size_t i = 0; i < taps.size(); ++i) {
-    if (!serialize_deterministic(taps[i], records[i])) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "tap seq " + std::to_string(taps[i].seq()) + " does not serialize");
-    }
-  }
+  auto records = detail::serialize_batch(taps);
+  if (!records) return std::unexpected(records.error());
   std::lock_guard lock(mutex_);
   if (taps.empty()) {
     auto device = impl_->read_device(device_id);
     if (!device) return std::unexpected(device.error());
     return BatchOutcome{.stored_through_seq = device->stored_through};
   }
-  return impl_->store_batch(device_id, taps, records);
+  return impl_->store_batch(device_id, taps, *records);
 }
 
 Result<std::uint64_t> SqliteTapStore::stored_through(std::string_view device_id) {
@@ -597,8 +556,7 @@ Result<std::vector<v1::TapRecord>> SqliteTapStore::taps_of_device(std::string_vi
   std::vector<v1::TapRecord> taps;
   if (limit == 0 || from_seq > kMaxSeq) return taps;
   // Inclusive upper bound of [from_seq, from_seq + limit), clamped to what SQLite can hold.
-  const std::uint64_t last =
-      limit - 1 > kMaxSeq - from_seq ? kMaxSeq : from_seq + (limit - 1);
+  const std::uint64_t last = detail::last_seq_of_range(from_seq, limit);
   std::lock_guard lock(mutex_);
   auto statement = Statement::prepare(
       impl_->db.get(),

@@ -1,7 +1,8 @@
 #pragma once
 // store::TapStore: the back office's durable record of every tap every validator sent. The same
-// contract holds for every backend (SQLite now; PostgreSQL later) and the same tests run against
-// each.
+// contract holds for every backend (sqlite_tap_store.h, postgresql_tap_store.h; open_tap_store()
+// in tap_store_factory.h picks one) and the same tests run against each
+// (tests/backoffice/store/tap_store_contract_test.cpp).
 //
 // Contract:
 // - (device_id, seq) is unique. Storing a tap already held with identical content is a

@@ -15,12 +15,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/crypto.h"
 #include "common/log.h"
 #include "firmware/app/reader_factory.h"
 #include "firmware/app/validator_config.h"
 #include "firmware/journal/journal.h"
 #include "firmware/sync/sync_agent.h"
 #include "firmware/tap/tap_pipeline.h"
+#include "firmware/update/health.h"
 #include "hal/linux/file_key_store.h"
 #include "hal/linux/system_clock.h"
 #include "hal/sim/sim_gate.h"
@@ -94,31 +96,14 @@ void card_loop(tap::TapPipeline& pipeline, hal::NfcReader& reader, StopSignal& s
   }
 }
 
-void sync_loop(sync::SyncAgent& agent, journal::Journal& journal, StopSignal& stop,
-               std::chrono::seconds interval) {
-  using namespace std::chrono_literals;
-  // Exponential backoff with jitter after failures, so a fleet of validators does not hammer a
-  // back office that just came back.
-  std::chrono::milliseconds backoff = 1s;
-  std::uint64_t jitter_state = std::hash<std::string>{}(journal.device_id());
-  while (!stop.requested()) {
-    auto report = agent.sync_once();
-    std::chrono::milliseconds next = interval;
-    if (report) {
-      if (report->taps_sent > 0) {
-        spdlog::info("sync: sent {} taps in {} batches, back office holds through seq {}",
-                     report->taps_sent, report->batches, report->acknowledged_through);
-      }
-      backoff = 1s;
-    } else {
-      spdlog::warn("sync failed: {}", report.error().describe());
-      jitter_state = jitter_state * 6364136223846793005ULL + 1442695040888963407ULL;
-      const auto jitter = std::chrono::milliseconds((jitter_state >> 33) % (backoff.count() / 2 + 1));
-      next = std::min<std::chrono::milliseconds>(backoff + jitter, interval);
-      backoff = std::min<std::chrono::milliseconds>(backoff * 2, 60s);
-    }
-    if (stop.wait_for(next)) break;
+void sync_loop(sync::SyncAgent& agent, journal::Journal& journal, StopSignal& stop) {
+  // Backoff jitter from its own generator: the pipeline's belongs to the card thread.
+  auto jitter = crypto::Drbg::from_system_entropy("faregate-validator sync " + journal.device_id());
+  if (!jitter) {
+    spdlog::error("sync: no random generator ({}); sync stopped", jitter.error().describe());
+    return;
   }
+  agent.run([&stop](std::chrono::milliseconds delay) { return stop.wait_for(delay); }, *jitter);
   // One last attempt so that taps made just before shutdown leave with us when possible.
   if (auto last = agent.sync_once(); !last) {
     spdlog::info("final sync not done ({}); taps stay in the journal", last.error().describe());
@@ -134,7 +119,9 @@ int main(int argc, char** argv) {
                "syncs the journal to the back office.\n\n"
                "Example:\n"
                "  faregate-validator --data-dir /var/lib/faregate --device-id central-entry-1 \\\n"
-               "      --stop-id central --role entry --backoffice 10.0.0.5:7450\n\n"
+               "      --stop-id central --role entry --backoffice 10.0.0.5:7450\n"
+               "  (mutual TLS with the credentials in DATA_DIR/tls from faregate-keys issue-device;\n"
+               "   --insecure-dev syncs over plain TCP in development)\n\n"
                "Exit codes: 0 clean shutdown, 1 bad configuration or start-up failure."};
   app::add_validator_flags(cli, config);
   try {
@@ -156,9 +143,28 @@ int main(int argc, char** argv) {
     spdlog::error("cannot create data directory {}: {}", config.data_dir.string(), ec.message());
     return 1;
   }
-  auto keys = hal::linux_os::FileKeyStore::open(config.card_token_key_file);
+  auto keys = hal::linux_os::FileKeyStore::open(config.card_token_key_file, config.sealing_key_file);
   if (!keys) {
     spdlog::error("{}", keys.error().describe());
+    return 1;
+  }
+  auto ca_keys = app::load_ca_keys(config.ca_key_files);
+  if (!ca_keys) {
+    spdlog::error("CA keys: {}", ca_keys.error().describe());
+    return 1;
+  }
+  auto tls_context = app::load_tls(config);
+  if (!tls_context) {
+    spdlog::error("{}", tls_context.error().describe());
+    return 1;
+  }
+  if (config.insecure_dev) {
+    spdlog::warn("--insecure-dev: syncing over PLAIN TCP without TLS (development only)");
+  }
+  // Unpredictable numbers and sealing keys come from the system's entropy.
+  auto drbg = crypto::Drbg::from_system_entropy("faregate-validator " + config.device_id);
+  if (!drbg) {
+    spdlog::error("random generator: {}", drbg.error().describe());
     return 1;
   }
   auto journal = journal::Journal::open(config.data_dir / "journal.db", config.device_id);
@@ -171,6 +177,11 @@ int main(int argc, char** argv) {
     spdlog::error("{}", reader.error().describe());
     return 1;
   }
+  // Reader and journal are open: tell faregate-boot, if it started us, that this image works (a
+  // trial image is confirmed only then). Outside the launcher this does nothing.
+  if (auto reported = update::report_healthy(); !reported) {
+    spdlog::warn("cannot report healthy to the boot launcher: {}", reported.error().describe());
+  }
 
   // Block the stop signals in every thread; the main thread collects them with sigwait.
   sigset_t signals;
@@ -182,12 +193,14 @@ int main(int argc, char** argv) {
 
   hal::linux_os::SystemClock clock;
   hal::sim::SimGate gate([](const std::string& action) { spdlog::debug("gate: {}", action); });
-  tap::TapPipeline pipeline(**reader, gate, clock, *keys, **journal, app::pipeline_config(config));
+  tap::TapPipeline pipeline(**reader, gate, clock, *keys, **journal, *ca_keys, *drbg,
+                            app::pipeline_config(config));
 
   sync::SyncOptions sync_options = app::sync_options(config);
   std::atomic<bool> reader_ok{true};
   sync_options.reader_status = [&] { return reader_ok ? std::string("ok") : std::string("reader_fault"); };
   sync_options.now_utc_ms = [&] { return clock.utc_ms(); };
+  sync_options.tls = *tls_context;
   sync::SyncAgent agent(**journal, sync_options);
 
   auto stats = (*journal)->stats();
@@ -199,8 +212,7 @@ int main(int argc, char** argv) {
   StopSignal stop;
   std::thread card_thread(card_loop, std::ref(pipeline), std::ref(**reader), std::ref(stop),
                           std::ref(reader_ok));
-  std::thread sync_thread(sync_loop, std::ref(agent), std::ref(**journal), std::ref(stop),
-                          std::chrono::seconds(config.sync_interval_s));
+  std::thread sync_thread(sync_loop, std::ref(agent), std::ref(**journal), std::ref(stop));
 
   int received = 0;
   sigwait(&signals, &received);

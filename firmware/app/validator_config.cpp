@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "firmware/emv/oda/shipped_ca_keys.h"
+
 namespace faregate::app {
 
 std::string firmware_version() { return FAREGATE_VERSION; }
@@ -19,7 +21,26 @@ void add_validator_flags(CLI::App& cli, ValidatorConfig& c) {
       ->capture_default_str();
   cli.add_option("--card-token-key", c.card_token_key_file,
                  "File with the network's card-token key (default: DATA_DIR/card_token.key)");
+  cli.add_option("--sealing-key", c.sealing_key_file,
+                 "The back office's public key (PEM) card data is sealed for (default: "
+                 "DATA_DIR/sealing_public.pem)");
+  cli.add_option("--ca-keys", c.ca_key_files,
+                 "Extra EMV CA key file(s) beside the shipped production keys (docs/oda.md)")
+      ->check(CLI::ExistingFile);
   cli.add_option("--backoffice", c.backoffice, "Back office address HOST:PORT")->capture_default_str();
+  cli.add_option("--tls-dir", c.tls_dir,
+                 "Folder with device.crt, device.key and backoffice-ca.crt from faregate-keys\n"
+                 "issue-device (default: DATA_DIR/tls)");
+  cli.add_option("--tls-cert", c.tls_cert_file, "This validator's certificate (default: TLS_DIR/device.crt)");
+  cli.add_option("--tls-key", c.tls_key_file, "Its private key (default: TLS_DIR/device.key)");
+  cli.add_option("--tls-ca", c.tls_ca_file,
+                 "The only CA whose back-office certificate is accepted (default: TLS_DIR/backoffice-ca.crt)");
+  cli.add_option("--tls-server-name", c.tls_server_name,
+                 "Name the back office's certificate must carry")
+      ->capture_default_str();
+  cli.add_flag("--insecure-dev", c.insecure_dev,
+               "Plain TCP without TLS to the back office (development only; the back office must\n"
+               "run with --insecure-dev too)");
   cli.add_option("--sync-interval-s", c.sync_interval_s, "Seconds between sync sessions")
       ->check(CLI::Range(1u, 86400u))
       ->capture_default_str();
@@ -38,6 +59,7 @@ Status validate(ValidatorConfig& c) {
     return make_error(ErrorCode::kInvalidArgument, "--role onboard needs --route-id");
   }
   if (c.card_token_key_file.empty()) c.card_token_key_file = c.data_dir / "card_token.key";
+  if (c.sealing_key_file.empty()) c.sealing_key_file = c.data_dir / "sealing_public.pem";
   const auto colon = c.backoffice.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == c.backoffice.size()) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -53,6 +75,19 @@ Status validate(ValidatorConfig& c) {
   }
   c.backoffice_host = c.backoffice.substr(0, colon);
   c.backoffice_port = static_cast<std::uint16_t>(port);
+  if (c.insecure_dev) {
+    if (!c.tls_dir.empty() || !c.tls_cert_file.empty() || !c.tls_key_file.empty() ||
+        !c.tls_ca_file.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--insecure-dev turns TLS off: drop it or the --tls-* options");
+    }
+    return {};
+  }
+  if (c.tls_dir.empty()) c.tls_dir = c.data_dir / "tls";
+  const auto files = tls::client_files_in(c.tls_dir, c.tls_server_name);
+  if (c.tls_cert_file.empty()) c.tls_cert_file = files.certificate;
+  if (c.tls_key_file.empty()) c.tls_key_file = files.private_key;
+  if (c.tls_ca_file.empty()) c.tls_ca_file = files.server_ca;
   return {};
 }
 
@@ -69,13 +104,44 @@ tap::TapPipelineConfig pipeline_config(const ValidatorConfig& c) {
   return p;
 }
 
+Result<emv::oda::CaKeyTable> load_ca_keys(const std::vector<std::filesystem::path>& files) {
+  auto table = emv::oda::shipped_ca_keys();
+  if (!table) return std::unexpected(table.error());
+  for (const auto& file : files) {
+    auto extra = emv::oda::CaKeyTable::from_file(file);
+    if (!extra) return std::unexpected(extra.error());
+    if (auto merged = table->merge(*extra); !merged) {
+      return with_context(merged.error(), file.string());
+    }
+  }
+  return table;
+}
+
 sync::SyncOptions sync_options(const ValidatorConfig& c) {
   sync::SyncOptions s;
   s.host = c.backoffice_host;
   s.port = c.backoffice_port;
   s.batch_taps = c.batch_taps;
+  s.interval = std::chrono::seconds(c.sync_interval_s);
   s.firmware_version = firmware_version();
   return s;
+}
+
+Result<std::shared_ptr<const tls::ClientContext>> load_tls(const ValidatorConfig& c) {
+  if (c.insecure_dev) return std::shared_ptr<const tls::ClientContext>();
+  auto context = tls::ClientContext::load(
+      tls::ClientFiles{c.tls_cert_file, c.tls_key_file, c.tls_ca_file, c.tls_server_name});
+  if (!context) {
+    return with_context(context.error(),
+                        "no usable TLS credentials (provision them with faregate-keys issue-device, "
+                        "or run with --insecure-dev in development)");
+  }
+  if ((*context)->device_id() != c.device_id) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the device certificate " + c.tls_cert_file.string() + " is for device '" +
+                          (*context)->device_id() + "', not --device-id '" + c.device_id + "'");
+  }
+  return context;
 }
 
 }  // namespace faregate::app

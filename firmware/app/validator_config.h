@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "firmware/sync/sync_agent.h"
@@ -21,7 +22,20 @@ struct ValidatorConfig {
   std::string route_id;
   std::string reader = "sim";
   std::filesystem::path card_token_key_file;  // default: <data_dir>/card_token.key
+  std::filesystem::path sealing_key_file;     // default: <data_dir>/sealing_public.pem
+  // CA key files added to the shipped production keys (e.g. a test CA in simulation).
+  std::vector<std::filesystem::path> ca_key_files;
   std::string backoffice = "127.0.0.1:7450";
+  // Mutual TLS with the back office (docs/provisioning.md). Each file defaults to its
+  // conventional name in tls_dir (default <data_dir>/tls): device.crt, device.key,
+  // backoffice-ca.crt.
+  std::filesystem::path tls_dir;
+  std::filesystem::path tls_cert_file;
+  std::filesystem::path tls_key_file;
+  std::filesystem::path tls_ca_file;
+  std::string tls_server_name = "faregate-backoffice";
+  // Plain TCP to the back office: development only, never with real cards.
+  bool insecure_dev = false;
   std::string backoffice_host;                // filled by validate()
   std::uint16_t backoffice_port = 0;          // filled by validate()
   unsigned sync_interval_s = 30;
@@ -37,7 +51,13 @@ void add_validator_flags(CLI::App& cli, ValidatorConfig& config);
 Status validate(ValidatorConfig& config);
 
 tap::TapPipelineConfig pipeline_config(const ValidatorConfig& config);
+// The shipped production CA keys plus every key file given; any bad file refuses start-up.
+Result<emv::oda::CaKeyTable> load_ca_keys(const std::vector<std::filesystem::path>& files);
 sync::SyncOptions sync_options(const ValidatorConfig& config);
+// The TLS client context from the configured files, checked against --device-id (the back office
+// takes the device id from the certificate, so a mismatch could never sync). Null with
+// --insecure-dev.
+Result<std::shared_ptr<const tls::ClientContext>> load_tls(const ValidatorConfig& config);
 
 // The firmware version compiled into this build.
 std::string firmware_version();

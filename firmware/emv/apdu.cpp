@@ -53,6 +53,17 @@ Result<Bytes> get_processing_options(ByteView pdol_data) {
   return apdu;
 }
 
+Result<Bytes> generate_ac(std::uint8_t reference_control, ByteView cdol_data) {
+  if (cdol_data.empty() || cdol_data.size() > 255) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "CDOL data of " + std::to_string(cdol_data.size()) + " bytes");
+  }
+  Bytes apdu{0x80, 0xAE, reference_control, 0x00, static_cast<std::uint8_t>(cdol_data.size())};
+  apdu.insert(apdu.end(), cdol_data.begin(), cdol_data.end());
+  apdu.push_back(0x00);
+  return apdu;
+}
+
 Bytes get_response(std::uint8_t length) { return {0x00, 0xC0, 0x00, 0x00, length}; }
 
 Result<Bytes> with_le(ByteView command, std::uint8_t le) {

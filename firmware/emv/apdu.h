@@ -19,6 +19,8 @@ inline constexpr std::uint16_t kSwFileNotFound = 0x6A82;
 inline constexpr std::uint16_t kSwRecordNotFound = 0x6A83;
 inline constexpr std::uint16_t kSwConditionsNotSatisfied = 0x6985;
 inline constexpr std::uint16_t kSwInsNotSupported = 0x6D00;
+// SELECT answered with a warning: the application is blocked (EMV Book 1, 12.3.3).
+inline constexpr std::uint16_t kSwApplicationBlocked = 0x6283;
 
 struct ResponseApdu {
   Bytes data;
@@ -43,6 +45,12 @@ Result<Bytes> read_record(std::uint8_t sfi, std::uint8_t record);
 // Case 4 GET PROCESSING OPTIONS with the PDOL data wrapped in tag 83, Le = 00.
 // kInvalidArgument if the PDOL data does not fit a short APDU (more than 252 bytes).
 Result<Bytes> get_processing_options(ByteView pdol_data);
+// Case 4 GENERATE APPLICATION CRYPTOGRAM (EMV Book 3, 6.5.5) with the CDOL1 data, Le = 00.
+// `reference_control` is P1: cryptogram type (0x00 AAC, 0x40 TC, 0x80 ARQC) | 0x10 to ask for a
+// CDA signature. kInvalidArgument unless the data has 1..255 bytes.
+inline constexpr std::uint8_t kGenerateAcArqc = 0x80;
+inline constexpr std::uint8_t kGenerateAcCda = 0x10;
+Result<Bytes> generate_ac(std::uint8_t reference_control, ByteView cdol_data);
 // Case 2 GET RESPONSE for `length` bytes (0 = 256).
 Bytes get_response(std::uint8_t length);
 

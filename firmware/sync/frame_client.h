@@ -1,7 +1,9 @@
 #pragma once
-// A small client-side frame channel for the sync protocol: connect, send a ClientFrame, receive a
-// ServerFrame, each bounded by a deadline. It runs its own io_context on the calling thread (the
-// sync thread), so nothing here blocks another part of the validator.
+// A small client-side frame channel for the sync protocol: connect (TCP, then the TLS handshake
+// when a client context is given), send a ClientFrame, receive a ServerFrame, each bounded by a
+// deadline. It runs its own io_context on the calling thread (the sync thread), so nothing here
+// blocks another part of the validator. Without a TLS context the channel is plain TCP, for
+// development only (faregate-validator requires --insecure-dev for that).
 
 #include <chrono>
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/tls/tls_context.h"
 #include "faregate/v1/sync.pb.h"
 #include "proto/framing.h"
 
@@ -16,12 +19,16 @@ namespace faregate::sync {
 
 class FrameClient {
  public:
-  FrameClient(std::size_t max_frame_bytes = framing::kDefaultMaxFrameBytes);
+  explicit FrameClient(std::size_t max_frame_bytes = framing::kDefaultMaxFrameBytes,
+                       std::shared_ptr<const tls::ClientContext> tls = nullptr);
   ~FrameClient();
   FrameClient(const FrameClient&) = delete;
   FrameClient& operator=(const FrameClient&) = delete;
 
-  // Errors: kUnavailable (refused, unreachable), kTimeout.
+  // Connects and, with TLS, completes the handshake, all within `timeout`. Errors: kUnavailable
+  // (refused, unreachable, closed during the handshake), kTimeout, kCrypto (the back office's
+  // certificate is not from the pinned CA, is for another name, expired, ... or it refused
+  // ours; the reason is in the message).
   Status connect(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout);
   Status send(const faregate::v1::ClientFrame& frame, std::chrono::milliseconds timeout);
   // Errors: kTimeout, kUnavailable (closed by the peer), kProtocol (bad frame).
@@ -29,6 +36,7 @@ class FrameClient {
   void close();
 
   std::uint64_t bytes_sent() const { return bytes_sent_; }
+  bool is_tls() const;
 
  private:
   struct Impl;

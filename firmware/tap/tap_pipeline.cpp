@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/sealed_card_data.h"
 #include "firmware/tap/card_token.h"
 
 namespace faregate::tap {
@@ -22,6 +24,27 @@ bool expired(const std::chrono::year_month_day& expiry, std::int64_t utc_ms) {
   return today > expiry;
 }
 
+std::chrono::year_month_day utc_date(std::int64_t utc_ms) {
+  using namespace std::chrono;
+  return year_month_day{floor<days>(sys_time<milliseconds>(milliseconds(utc_ms)))};
+}
+
+v1::OdaResult oda_result(const emv::CardData& card) {
+  if (card.oda_failure) return v1::ODA_RESULT_FAILED;
+  switch (card.oda) {
+    case emv::OdaMethod::kSda: return v1::ODA_RESULT_SDA;
+    case emv::OdaMethod::kFdda: return v1::ODA_RESULT_FDDA;
+    case emv::OdaMethod::kCda: return v1::ODA_RESULT_CDA;
+    case emv::OdaMethod::kNone: break;
+  }
+  return v1::ODA_RESULT_NOT_PERFORMED;
+}
+
+std::string yymmdd(const std::chrono::year_month_day& d) {
+  return fmt::format("{:02}{:02}{:02}", static_cast<int>(d.year()) % 100,
+                     static_cast<unsigned>(d.month()), static_cast<unsigned>(d.day()));
+}
+
 std::string token_prefix(const std::string& token) {
   if (token.empty()) return "-";
   return to_hex(as_bytes(token)).substr(0, 8);
@@ -34,6 +57,7 @@ std::string_view rider_message(std::string_view reason) {
   if (reason == "card_expired") return "Card expired";
   if (reason == "deny_listed") return "Card refused - see staff";
   if (reason == "anti_passback") return "Card already used here";
+  if (reason.starts_with("oda_")) return "Card not accepted - use another card";
   // The card may be fine and the tap bad: the rider should simply try again.
   if (reason == "card_timeout" || reason == "card_protocol_error" || reason == "card_removed") {
     return kTapAgain;
@@ -44,25 +68,32 @@ std::string_view rider_message(std::string_view reason) {
 
 TapPipeline::TapPipeline(hal::NfcReader& reader, hal::Gate& gate, const hal::Clock& clock,
                          const hal::KeyStore& keys, journal::Journal& journal,
+                         const emv::oda::CaKeyTable& ca_keys, crypto::Drbg& drbg,
                          TapPipelineConfig config)
     : reader_(reader),
       gate_(gate),
       clock_(clock),
       keys_(keys),
       journal_(journal),
+      drbg_(drbg),
       config_(std::move(config)),
-      card_reader_(config_.supported_aids, config_.apdu_timeout) {}
+      kernel_(config_.terminal, ca_keys) {}
 
 Result<std::optional<TapOutcome>> TapPipeline::poll(std::chrono::milliseconds wait) {
   auto card = reader_.wait_for_card(wait);
   if (!card) return std::unexpected(card.error());
-  if (!card->has_value()) return std::optional<TapOutcome>{};
+  if (!card->has_value()) {
+    prepare_next_seal();  // idle: get the next tap's key agreement done now
+    return std::optional<TapOutcome>{};
+  }
   auto outcome = process(**card);
   // Deselect whatever happened; a failed release matters less than the tap's outcome, and the
   // next wait_for_card releases again.
   if (auto released = reader_.release(); !released) {
     spdlog::warn("releasing the card after a tap: {}", released.error().describe());
   }
+  // The gate has acted; the rider is walking through while the next box is prepared.
+  prepare_next_seal();
   if (!outcome) return std::unexpected(outcome.error());
   return std::optional<TapOutcome>{std::move(*outcome)};
 }
@@ -74,9 +105,12 @@ std::chrono::milliseconds TapPipeline::anti_passback_window() {
   return config_.anti_passback;
 }
 
-std::string TapPipeline::decide(const v1::TapRecord& record,
-                                const std::chrono::year_month_day& expiry) {
-  if (expired(expiry, record.tap_time_utc_ms())) return "card_expired";
+std::string TapPipeline::decide(const v1::TapRecord& record, const emv::CardData& card) {
+  // An expired card's certificates have expired with it; "card expired" tells the rider what
+  // to do. Every other ODA failure comes next: such a card may be a counterfeit, so the deny
+  // list and anti-passback (which trust its identity) come after.
+  if (expired(card.expiry, record.tap_time_utc_ms())) return "card_expired";
+  if (card.oda_failure) return "oda_" + std::string(emv::oda::to_string(*card.oda_failure));
   auto denied = journal_.is_denied(as_bytes(record.card_token()));
   if (!denied) {
     // The deny list cannot be read. Refusing would strand every rider on a storage hiccup;
@@ -143,13 +177,61 @@ Result<TapOutcome> TapPipeline::fail(const Error& error, bool fault) {
   return std::unexpected(error);
 }
 
+Status TapPipeline::seal_card_data(const emv::CardData& card, v1::TapRecord& record) {
+  auto key = keys_.sealing_public_key();
+  if (!key) return std::unexpected(key.error());
+  v1::CardAuthorizationData data;
+  data.set_pan(card.pan.digits().data(), card.pan.digits().size());
+  data.set_psn(card.psn);
+  data.set_expiry_yymmdd(yymmdd(card.expiry));
+  data.set_aid(card.aid.data(), card.aid.size());
+  if (card.atc) data.set_atc(*card.atc);
+  data.set_application_cryptogram(card.application_cryptogram.data(),
+                                  card.application_cryptogram.size());
+  if (card.cryptogram_information) data.set_cryptogram_information(*card.cryptogram_information);
+  data.set_issuer_application_data(card.issuer_application_data.data(),
+                                   card.issuer_application_data.size());
+  data.set_payment_account_reference(card.payment_account_reference.data(),
+                                     card.payment_account_reference.size());
+  data.set_unpredictable_number(card.unpredictable_number.data(),
+                                card.unpredictable_number.size());
+  data.set_amount_minor(static_cast<std::int64_t>(config_.terminal.amount_minor));
+  data.set_currency_code(config_.terminal.currency_code);
+  Result<Bytes> box = std::unexpected(Error{ErrorCode::kInternal, "not sealed"});
+  if (prepared_seal_ && prepared_for_ == *key) {
+    box = sealed_card_data::seal(data, record.device_id(), record.card_token(),
+                                 std::move(*prepared_seal_));
+  } else {
+    box = sealed_card_data::seal(data, record.device_id(), record.card_token(), *key, drbg_);
+  }
+  prepared_seal_.reset();
+  sealed_card_data::wipe(data);
+  if (!box) return std::unexpected(box.error());
+  record.set_sealed_card_data(box->data(), box->size());
+  return {};
+}
+
+void TapPipeline::prepare_next_seal() {
+  if (prepared_seal_) return;
+  auto key = keys_.sealing_public_key();
+  if (!key) return;  // the next tap reports it
+  auto prepared = sealed_box::prepare_seal(*key, drbg_);
+  if (!prepared) {
+    spdlog::warn("preparing the next sealed box: {}", prepared.error().describe());
+    return;
+  }
+  prepared_seal_ = std::move(*prepared);
+  prepared_for_ = *key;
+}
+
 Result<TapOutcome> TapPipeline::process(const hal::CardInfo& card_info) {
   // Real elapsed time for the outcome's processing figure only; no decision depends on it, so
   // it does not come from hal::Clock (a ManualClock would always report 0).
   const auto started = std::chrono::steady_clock::now();
   TapOutcome outcome;
   v1::TapRecord& record = outcome.record;
-  record.set_device_id(config_.device_id);
+  // The journal stamps its own device id; the sealed box is bound to that one.
+  record.set_device_id(journal_.device_id());
   record.set_tap_time_utc_ms(clock_.utc_ms());
   record.set_monotonic_ms(clock_.monotonic_ms());
   record.set_stop_id(config_.stop_id);
@@ -163,7 +245,10 @@ Result<TapOutcome> TapPipeline::process(const hal::CardInfo& card_info) {
     // No ISO 14443-4: not a bank card (a MIFARE Classic ticket, a key fob). No APDU is sent.
     record.set_reason("unsupported_card");
   } else {
-    auto card = card_reader_.read(reader_);
+    emv::TransactionInput input;
+    input.date = utc_date(record.tap_time_utc_ms());
+    if (auto un = drbg_.fill(input.unpredictable_number); !un) return fail(un.error(), true);
+    auto card = kernel_.read(reader_, input);
     if (!card) {
       const emv::CardReadError& e = card.error();
       outcome.apdu_count = e.apdu_count;
@@ -191,7 +276,9 @@ Result<TapOutcome> TapPipeline::process(const hal::CardInfo& card_info) {
       record.set_scheme(card->scheme);
       record.set_pan_last4(card->pan.last4());
       if (card->atc) record.set_atc(*card->atc);
-      const std::string reason = decide(record, card->expiry);
+      record.set_oda(oda_result(*card));
+      if (auto sealed = seal_card_data(*card, record); !sealed) return fail(sealed.error(), true);
+      const std::string reason = decide(record, *card);
       record.set_decision(reason == "ok" ? v1::DECISION_ACCEPT : v1::DECISION_DENY);
       record.set_reason(reason);
     }
@@ -209,10 +296,11 @@ Result<TapOutcome> TapPipeline::process(const hal::CardInfo& card_info) {
   outcome.gate_opened = gate_accept_or_deny(record);
   outcome.processing = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
-  spdlog::info("tap device={} seq={} decision={} reason={} token={} apdus={} us={}",
+  spdlog::info("tap device={} seq={} decision={} reason={} oda={} token={} apdus={} us={}",
                record.device_id(), record.seq(),
                record.decision() == v1::DECISION_ACCEPT ? "accept" : "deny", record.reason(),
-               token_prefix(record.card_token()), outcome.apdu_count,
+               v1::OdaResult_Name(record.oda()), token_prefix(record.card_token()),
+               outcome.apdu_count,
                outcome.processing.count());
   return outcome;
 }

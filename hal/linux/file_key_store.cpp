@@ -12,7 +12,8 @@ namespace {
 constexpr std::size_t kCardTokenKeyBytes = 32;
 }
 
-Result<FileKeyStore> FileKeyStore::open(const std::filesystem::path& card_token_key_file) {
+Result<FileKeyStore> FileKeyStore::open(const std::filesystem::path& card_token_key_file,
+                                        const std::filesystem::path& sealing_public_key_file) {
   std::ifstream in(card_token_key_file);
   if (!in) {
     return make_error(ErrorCode::kNotFound,
@@ -32,7 +33,20 @@ Result<FileKeyStore> FileKeyStore::open(const std::filesystem::path& card_token_
                       card_token_key_file.string() + ": card-token key must be 32 bytes, found " +
                           std::to_string(key->size()));
   }
-  return FileKeyStore(std::move(*key));
+  std::ifstream pem_in(sealing_public_key_file);
+  if (!pem_in) {
+    return make_error(ErrorCode::kNotFound,
+                      "cannot read sealing public key file " + sealing_public_key_file.string() +
+                          " (the back office's P-256 public key in PEM, from faregate-keys)");
+  }
+  std::ostringstream pem;
+  pem << pem_in.rdbuf();
+  auto sealing_key = sealed_box::PublicKey::from_pem(pem.str());
+  if (!sealing_key) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      sealing_public_key_file.string() + ": " + sealing_key.error().message);
+  }
+  return FileKeyStore(std::move(*key), *sealing_key);
 }
 
 Status write_key_file(const std::filesystem::path& path, ByteView key) {

@@ -52,6 +52,11 @@ std::chrono::microseconds SimNfcReader::air_time_this_tap() const {
   return air_time_this_tap_;
 }
 
+std::chrono::microseconds SimNfcReader::card_time_this_tap() const {
+  std::lock_guard lock(mutex_);
+  return card_time_this_tap_;
+}
+
 Result<std::optional<CardInfo>> SimNfcReader::do_wait_for_card(std::chrono::milliseconds) {
   // The simulated field answers at once: a card is either there or not. Callers that want to
   // wait for a rider poll again; nothing here sleeps.
@@ -60,6 +65,7 @@ Result<std::optional<CardInfo>> SimNfcReader::do_wait_for_card(std::chrono::mill
   if (!card_) return std::optional<CardInfo>{};
   apdus_this_tap_ = 0;
   air_time_this_tap_ = std::chrono::microseconds(0);
+  card_time_this_tap_ = std::chrono::microseconds(0);
   return std::optional<CardInfo>{card_->info()};
 }
 
@@ -76,9 +82,13 @@ Result<Bytes> SimNfcReader::do_transceive(ByteView command_apdu, std::chrono::mi
     ++apdus_this_tap_;
     card = card_;
   }
+  const auto started = std::chrono::steady_clock::now();
   auto response = card->respond(command_apdu);
+  const auto card_time = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - started);
+  std::lock_guard lock(mutex_);
+  card_time_this_tap_ += card_time;
   if (response) {
-    std::lock_guard lock(mutex_);
     air_time_this_tap_ += exchange_air_time(command_apdu.size(), response->size(), bit_rate_);
   }
   return response;

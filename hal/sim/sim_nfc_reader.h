@@ -41,6 +41,10 @@ class SimNfcReader final : public NfcReader {
   BitRate bit_rate() const;
   // Modelled air time of the exchanges since the card was last activated.
   std::chrono::microseconds air_time_this_tap() const;
+  // Time the virtual card spent computing its answers since it was last activated (its RSA
+  // signatures above all). On a real reader this is the card's time, not the validator's, so
+  // tap-time figures subtract it from the processing they measure.
+  std::chrono::microseconds card_time_this_tap() const;
 
   std::string describe() const override { return "sim"; }
 
@@ -56,6 +60,7 @@ class SimNfcReader final : public NfcReader {
   std::size_t apdus_this_tap_ = 0;
   BitRate bit_rate_ = BitRate::k106;
   std::chrono::microseconds air_time_this_tap_{0};
+  std::chrono::microseconds card_time_this_tap_{0};
   bool connected_ = true;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -14,9 +15,11 @@
 #include "hal/sim/sim_nfc_reader.h"
 #include "hal/sim/static_key_store.h"
 #include "simulator/cards/card_catalog.h"
+#include "simulator/cards/transcript_card.h"
 #include "simulator/network/backoffice_process.h"
 #include "simulator/network/network_run.h"
 #include "simulator/network/scenario.h"
+#include "simulator/network/simulated_keys.h"
 
 namespace faregate::simulator {
 
@@ -60,19 +63,69 @@ int run_cards(const CardsOptions& options) {
   const auto kinds = card_kinds();
   if (options.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& k : kinds) out.push_back({{"kind", k.name}, {"expect", k.expect}, {"about", k.about}});
+    for (const auto& k : kinds) {
+      out.push_back({{"kind", k.name},
+                     {"expect", k.expect},
+                     {"reason", k.reason},
+                     {"oda", k.oda},
+                     {"about", k.about}});
+    }
     std::cout << out.dump() << "\n";
     return 0;
   }
-  for (const auto& k : kinds) std::cout << fmt::format("{:<20} {:<7} {}\n", k.name, k.expect, k.about);
+  for (const auto& k : kinds) {
+    std::cout << fmt::format("{:<16} {:<7} {:<26} {}\n", k.name, k.expect, k.reason, k.about);
+  }
   return 0;
 }
 
+namespace {
+
+// The card for `faregate-sim tap`: a catalog kind or a replayed transcript; with --record,
+// wrapped so that its exchanges are kept.
+struct TapCard {
+  std::shared_ptr<hal::sim::ContactlessCard> card;
+  std::shared_ptr<TranscriptCard> replay;
+  std::shared_ptr<RecordingCard> recorder;
+  std::string name;
+};
+
+Result<TapCard> tap_card(const TapOptions& options) {
+  TapCard out;
+  if (!options.transcript_file.empty()) {
+    auto transcript = load_transcript(options.transcript_file);
+    if (!transcript) return std::unexpected(transcript.error());
+    out.replay = std::make_shared<TranscriptCard>(std::move(*transcript));
+    out.card = out.replay;
+    out.name = "transcript";
+  } else {
+    auto card = make_card(options.card_kind, options.seed);
+    if (!card) return std::unexpected(card.error());
+    out.card = *card;
+    out.name = options.card_kind;
+  }
+  if (!options.record_file.empty()) {
+    out.recorder = std::make_shared<RecordingCard>(
+        out.card, "faregate-sim tap of " + out.name + " with seed " + std::to_string(options.seed));
+    out.card = out.recorder;
+  }
+  return out;
+}
+
+}  // namespace
+
 int run_tap(const TapOptions& options) {
-  auto card = make_card(options.card_kind, options.seed);
+  auto card = tap_card(options);
   if (!card) {
     std::cerr << "faregate-sim tap: " << card.error().message << "\n";
     return 2;
+  }
+  auto keys = simulated_key_store(options.seed);
+  auto ca_keys = simulated_ca_keys();
+  if (!keys || !ca_keys) {
+    std::cerr << "faregate-sim tap: "
+              << (keys ? ca_keys.error().describe() : keys.error().describe()) << "\n";
+    return 1;
   }
   auto dir = make_temp_dir("faregate-tap");
   if (!dir) {
@@ -94,14 +147,16 @@ int run_tap(const TapOptions& options) {
         if (!options.json) std::cout << "gate: " << action << "\n";
       });
       hal::linux_os::SystemClock clock;
-      hal::sim::StaticKeyStore keys(simulated_card_token_key(options.seed));
+      // Seeded: the same seed sends the same unpredictable number, so a recorded transcript
+      // replays byte for byte.
+      auto drbg = crypto::Drbg::deterministic(options.seed);
       tap::TapPipelineConfig config;
       config.device_id = "sim-validator-1";
       config.stop_id = "sim-stop";
       config.role = faregate::v1::VALIDATOR_ROLE_ENTRY;
       config.firmware_version = "sim";
-      tap::TapPipeline pipeline(reader, gate, clock, keys, **journal, config);
-      reader.place(*card);
+      tap::TapPipeline pipeline(reader, gate, clock, *keys, **journal, *ca_keys, drbg, config);
+      reader.place(card->card);
       auto outcome = pipeline.poll(std::chrono::milliseconds(0));
       if (!outcome || !outcome->has_value()) {
         std::cerr << "faregate-sim tap: "
@@ -112,13 +167,14 @@ int run_tap(const TapOptions& options) {
         const auto& r = o.record;
         const bool accepted = r.decision() == faregate::v1::DECISION_ACCEPT;
         nlohmann::json j = {
-            {"card", options.card_kind},
+            {"card", card->name},
             {"decision", accepted ? "accept" : "deny"},
             {"reason", r.reason()},
             {"scheme", scheme_name(r.scheme())},
             {"oda", oda_name(r.oda())},
             {"token_prefix", to_hex(as_bytes(r.card_token())).substr(0, 8)},
             {"pan_last4", r.pan_last4()},
+            {"sealed_card_data_bytes", r.sealed_card_data().size()},
             {"apdus", o.apdu_count},
             // Processing measured on this machine; air time modelled for the APDUs exchanged.
             {"elapsed_us", o.processing.count()},
@@ -128,16 +184,35 @@ int run_tap(const TapOptions& options) {
             {"device_id", r.device_id()},
             {"seq", r.seq()},
         };
+        if (card->replay) {
+          j["transcript_consumed"] = card->replay->fully_consumed();
+          j["transcript_mismatches"] = card->replay->mismatches();
+        }
         if (options.json) {
           std::cout << j.dump() << "\n";
         } else {
           std::cout << fmt::format(
-              "{} {} ({}), {} APDUs, {} us processing + {} us modelled radio at {} kbit/s, gate {}\n",
-              options.card_kind, accepted ? "ACCEPTED" : "DENIED", r.reason(), o.apdu_count,
-              o.processing.count(), reader.air_time_this_tap().count(), options.bit_rate_kbps,
-              o.gate_opened ? "opened" : "closed");
+              "{} {} ({}), ODA {}, {} APDUs, {} us processing + {} us modelled radio at {} "
+              "kbit/s, gate {}\n",
+              card->name, accepted ? "ACCEPTED" : "DENIED", r.reason(), oda_name(r.oda()),
+              o.apdu_count, o.processing.count(), reader.air_time_this_tap().count(),
+              options.bit_rate_kbps, o.gate_opened ? "opened" : "closed");
         }
         code = 0;
+        if (card->replay && (!card->replay->fully_consumed() || !card->replay->mismatches().empty())) {
+          std::cerr << "faregate-sim tap: the transcript was not replayed exactly ("
+                    << card->replay->consumed() << " exchanges consumed, "
+                    << card->replay->mismatches().size() << " mismatched)\n";
+          code = 1;
+        }
+        if (card->recorder) {
+          std::ofstream out(options.record_file);
+          out << transcript_json(card->recorder->transcript());
+          if (!out) {
+            std::cerr << "faregate-sim tap: cannot write " << options.record_file << "\n";
+            code = 1;
+          }
+        }
       }
     }
   }
@@ -155,7 +230,8 @@ int run_scenario(const RunOptionsCli& options) {
   }
 
   std::filesystem::path work_dir = options.work_dir;
-  if (work_dir.empty()) {
+  const bool temporary = work_dir.empty();
+  if (temporary) {
     auto dir = make_temp_dir("faregate-" + (scenario->name.empty() ? std::string("run") : scenario->name));
     if (!dir) {
       std::cerr << "faregate-sim: " << dir.error().describe() << "\n";
@@ -169,6 +245,10 @@ int run_scenario(const RunOptionsCli& options) {
   RunOptions run;
   run.work_dir = work_dir;
   run.progress = [](const std::string& line) { std::cerr << "[faregate-sim] " << line << "\n"; };
+  run.processes = options.processes;
+  run.validator_binary = options.validator_binary;
+  if (options.acceleration >= 0) run.clock_acceleration = options.acceleration;
+  run.threads = options.threads;
 
   std::optional<BackofficeProcess> backoffice;
   if (options.backoffice.empty()) {
@@ -200,15 +280,22 @@ int run_scenario(const RunOptionsCli& options) {
     run.backoffice_port = static_cast<std::uint16_t>(std::atoi(options.backoffice.c_str() + colon + 1));
   }
 
-  std::cerr << "[faregate-sim] playing scenario '" << scenario->name << "' in " << work_dir.string()
-            << "\n";
+  std::cerr << "[faregate-sim] playing scenario '" << scenario->name << "' ("
+            << (options.processes ? "validator processes over libnfc" : "in-process validators")
+            << ") in " << work_dir.string() << "\n";
   auto report = run_network(*scenario, run);
   if (backoffice) (void)backoffice->stop();
   if (!report) {
     std::cerr << "faregate-sim: " << report.error().describe() << "\n";
+    std::cerr << "[faregate-sim] journals and logs kept in " << work_dir.string() << "\n";
     return 1;
   }
-  std::cout << (options.json ? report_json(*report) + "\n" : format_report(*report));
+  std::cout << (options.json ? report_json(*report, options.rider_lines) + "\n" : format_report(*report));
+  if (temporary && report->ok()) {
+    std::filesystem::remove_all(work_dir, ec);
+  } else {
+    std::cerr << "[faregate-sim] journals and logs kept in " << work_dir.string() << "\n";
+  }
   return report->ok() ? 0 : 1;
 }
 

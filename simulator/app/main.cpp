@@ -5,6 +5,7 @@
 //   faregate-sim run [--scenario FILE] [...]         a rider day on a simulated network
 //   faregate-sim demo                                `run` with the built-in demo scenario
 //   faregate-sim pn532 [--card KIND]                 a virtual PN532 on a pty for libnfc
+//   faregate-sim provision --data-dir DIR            a validator data dir with the simulated keys
 //
 // Exit codes: 0 success (for run/demo: every tap accounted for), 1 the run found a problem or
 // failed, 2 bad command line.
@@ -16,6 +17,7 @@
 
 #include "common/log.h"
 #include "simulator/app/commands.h"
+#include "simulator/app/provision_command.h"
 #include "simulator/cards/card_catalog.h"
 #include "simulator/pn532/pn532_command.h"
 
@@ -35,9 +37,26 @@ int main(int argc, char** argv) {
   auto* cards = cli.add_subcommand("cards", "List the virtual card kinds and their expected outcome");
   cards->add_flag("--json", cards_options.json, "Print a JSON array");
 
+  ProvisionOptions provision_options;
+  auto* provision = cli.add_subcommand(
+      "provision", "Write a simulated network's keys into a validator's data directory");
+  provision->add_option("--data-dir", provision_options.data_dir, "The validator's data directory")
+      ->required();
+  provision->add_option("--seed", provision_options.seed, "The simulated network's seed")
+      ->capture_default_str();
+  provision->add_option("--backoffice-key", provision_options.backoffice_key_file,
+                        "Also write the back office's sealing private key (PEM) to this file");
+
   TapOptions tap_options;
   auto* tap = cli.add_subcommand("tap", "Tap one virtual card on an in-process validator");
-  tap->add_option("--card", tap_options.card_kind, "Card kind (see 'cards')")->required();
+  auto* card_opt = tap->add_option("--card", tap_options.card_kind, "Card kind (see 'cards')");
+  auto* transcript_opt =
+      tap->add_option("--transcript", tap_options.transcript_file,
+                      "Replay a recorded card transcript (JSON) instead of a catalog card")
+          ->check(CLI::ExistingFile);
+  card_opt->excludes(transcript_opt);
+  tap->add_option("--record", tap_options.record_file,
+                  "Save this tap's command/response exchanges as a transcript file");
   tap->add_option("--seed", tap_options.seed, "Seed for the card's PAN and the network key")
       ->capture_default_str();
   tap->add_option("--bit-rate", tap_options.bit_rate_kbps,
@@ -55,6 +74,28 @@ int main(int argc, char** argv) {
   run->add_option("--work-dir", run_options.work_dir,
                   "Directory for journals and the back-office data (default: a fresh temp dir)");
   run->add_flag("--json", run_options.json, "Print the report as one JSON object");
+  run->add_flag("--riders", run_options.rider_lines,
+                "With --json: add every rider's taps made/journaled/stored/gate (rider_taps)");
+  run->add_flag("--processes", run_options.processes,
+                "Run each validator as a faregate-validator process reading cards through libnfc "
+                "from its own virtual PN532");
+  run->add_option("--validator-bin", run_options.validator_binary,
+                  "The faregate-validator program for --processes (default: beside faregate-sim "
+                  "or on PATH)");
+  run->add_option("--acceleration", run_options.acceleration,
+                  "Simulated seconds per real second, overriding the scenario's clock.acceleration "
+                  "(0: as fast as possible)")
+      ->check(CLI::Range(0.0, 1e6));
+  run->add_option("--threads", run_options.threads,
+                  "Threads making cards and playing in-process validators (default: one per core, "
+                  "at most 4)")
+      ->check(CLI::Range(1u, 64u));
+  run->footer(
+      "Exit codes: 0 every rider's taps accounted for, 1 a problem (the report says which), 2 bad\n"
+      "command line or scenario. Examples:\n"
+      "  faregate-sim run --scenario simulator/scenarios/rush_hour.json\n"
+      "  faregate-sim run --scenario simulator/scenarios/demo.json --processes --acceleration 0\n"
+      "  faregate-sim run --json --riders > report.json");
 
   std::string pn532_card;
   auto* pn532 = cli.add_subcommand(
@@ -87,7 +128,14 @@ int main(int argc, char** argv) {
   faregate::init_logging("sim", log_level);
 
   if (*cards) return run_cards(cards_options);
-  if (*tap) return run_tap(tap_options);
+  if (*tap) {
+    if (tap_options.card_kind.empty() && tap_options.transcript_file.empty()) {
+      std::cerr << "faregate-sim tap: give --card KIND or --transcript FILE\n";
+      return 2;
+    }
+    return run_tap(tap_options);
+  }
+  if (*provision) return run_provision(provision_options);
   if (*run) return run_scenario(run_options);
   if (*demo) {
     run_options.scenario_file.clear();

@@ -1,8 +1,11 @@
 #include "simulator/cards/card_catalog.h"
 
+#include <array>
 #include <functional>
 
 #include "common/crypto.h"
+#include "simulator/cards/card_personalization.h"
+#include "simulator/cards/simulator_pki.h"
 
 namespace faregate::simulator {
 
@@ -75,69 +78,75 @@ EmvCardProfile base(const Scheme& scheme, std::string_view kind, std::uint64_t s
 
 struct KindSpec {
   CardKind kind;
-  std::function<EmvCardProfile(std::string_view, std::uint64_t)> make;
+  const Scheme& scheme;
+  OdaKind oda;
+  // Changes to the plain card of its scheme.
+  std::function<void(EmvCardProfile&, PersonalizationFaults&)> adjust;
 };
 
 const std::vector<KindSpec>& specs() {
+  using P = EmvCardProfile;
+  using F = PersonalizationFaults;
   static const std::vector<KindSpec> all = {
-      {{"visa", "accept", "Visa contactless debit card (no PSN on the card)"},
-       [](std::string_view k, std::uint64_t s) { return base(kVisa, k, s); }},
-      {{"mastercard", "accept", "Mastercard contactless credit card, PSN 01"},
-       [](std::string_view k, std::uint64_t s) {
-         auto p = base(kMastercard, k, s);
-         p.psn = 1;
-         return p;
-       }},
-      {{"maestro", "accept", "Maestro contactless debit card with a 19-digit PAN, PSN 00"},
-       [](std::string_view k, std::uint64_t s) {
-         auto p = base(kMaestro, k, s);
-         p.psn = 0;
-         return p;
-       }},
-      {{"co_badged", "accept",
+      {{"visa", "accept", "ok", "fdda", "Visa qVSDC debit card: fDDA signature in the GPO answer"},
+       kVisa, OdaKind::kFdda, [](P&, F&) {}},
+      {{"mastercard", "accept", "ok", "cda",
+        "Mastercard credit card, PSN 01: CDA signature in the GENERATE AC answer"},
+       kMastercard, OdaKind::kCda, [](P& p, F&) { p.psn = 1; }},
+      {{"maestro", "accept", "ok", "cda", "Maestro debit card with a 19-digit PAN, PSN 00, CDA"},
+       kMaestro, OdaKind::kCda, [](P& p, F&) { p.psn = 0; }},
+      {{"co_badged", "accept", "ok", "cda",
         "debit card listing a domestic scheme the validator does not take (priority 1) and "
         "Maestro (priority 2): Maestro is chosen"},
-       [](std::string_view k, std::uint64_t s) {
-         auto p = base(kMaestro, k, s);
+       kMaestro, OdaKind::kCda,
+       [](P& p, F&) {
          p.psn = 0;
          p.applications = {{kInteracAid, "INTERAC", 1}, {kMaestroAid, "MAESTRO", 2}};
-         return p;
        }},
-      {{"chained", "accept",
-        "Visa card that sends its answers in 16-byte parts (61xx, fetched with GET RESPONSE)"},
-       [](std::string_view k, std::uint64_t s) {
-         auto p = base(kVisa, k, s);
-         p.chunk_bytes = 16;
-         return p;
-       }},
-      {{"expired", "deny", "Visa card whose expiry date (2024-01-31) has passed"},
-       [](std::string_view k, std::uint64_t s) {
-         auto p = base(kVisa, k, s);
-         p.expiry_yymmdd = kExpiredExpiry;
-         return p;
-       }},
-      {{"no_ppse", "deny", "card without a contactless directory: SELECT PPSE answers 6A82"},
-       [](std::string_view k, std::uint64_t s) {
-         auto p = base(kVisa, k, s);
-         p.fault = CardFault::kNoPpse;
-         return p;
-       }},
-      {{"unsupported_aid", "deny", "Discover card: its only application is not supported"},
-       [](std::string_view k, std::uint64_t s) { return base(kDiscover, k, s); }},
-      {{"truncated_tlv", "deny",
+      {{"chained", "accept", "ok", "fdda",
+        "Visa card that sends its answers in 64-byte parts (61xx, fetched with GET RESPONSE)"},
+       kVisa, OdaKind::kFdda, [](P& p, F&) { p.chunk_bytes = 64; }},
+      {{"sda_only", "accept", "ok", "sda",
+        "older Visa card offering only static data authentication (SSAD 93)"},
+       kVisa, OdaKind::kSda, [](P&, F&) {}},
+      {{"expired", "deny", "card_expired", "",
+        "Visa card whose expiry date (2024-01-31) has passed"},
+       kVisa, OdaKind::kFdda, [](P& p, F&) { p.expiry_yymmdd = kExpiredExpiry; }},
+      {{"no_ppse", "deny", "ppse_not_found", "",
+        "card without a contactless directory: SELECT PPSE answers 6A82"},
+       kVisa, OdaKind::kFdda, [](P& p, F&) { p.fault = CardFault::kNoPpse; }},
+      {{"unsupported_aid", "deny", "no_supported_application", "",
+        "Discover card: its only application is not supported"},
+       kDiscover, OdaKind::kFdda, [](P&, F&) {}},
+      {{"truncated_tlv", "deny", "malformed_tlv", "",
         "Mastercard whose record holds tag 57 announcing 48 bytes with fewer behind it"},
-       [](std::string_view k, std::uint64_t s) {
-         auto p = base(kMastercard, k, s);
+       kMastercard, OdaKind::kCda,
+       [](P& p, F&) {
          p.psn = 1;
          p.fault = CardFault::kTruncatedTrack2;
-         return p;
        }},
-      {{"missing_pan", "deny", "Visa card whose records carry no PAN (neither 5A nor 57)"},
-       [](std::string_view k, std::uint64_t s) {
-         auto p = base(kVisa, k, s);
-         p.fault = CardFault::kMissingPan;
-         return p;
-       }},
+      {{"missing_pan", "deny", "pan_missing", "",
+        "Visa card whose records carry no PAN (neither 5A nor 57)"},
+       kVisa, OdaKind::kFdda, [](P& p, F&) { p.fault = CardFault::kMissingPan; }},
+      {{"missing_record", "deny", "record_missing", "",
+        "Visa card whose AFL lists a record it does not have (READ RECORD answers 6A83)"},
+       kVisa, OdaKind::kFdda, [](P& p, F&) { p.fault = CardFault::kMissingRecord; }},
+      {{"blocked", "deny", "application_blocked", "",
+        "Mastercard whose issuer blocked the application (SELECT answers 6283)"},
+       kMastercard, OdaKind::kCda, [](P& p, F&) { p.fault = CardFault::kBlocked; }},
+      {{"revoked_issuer", "deny", "oda_issuer_cert_revoked", "",
+        "Visa card whose issuer certificate the CA revoked"},
+       kVisa, OdaKind::kFdda, [](P&, F& f) { f.issuer_serial = kRevokedIssuerSerial; }},
+      {{"tampered_sdad", "deny", "oda_sdad_hash_mismatch", "",
+        "Visa card whose fDDA signature covers other data than the validator sent (a replayed "
+        "or altered signature)"},
+       kVisa, OdaKind::kFdda, [](P& p, F&) { p.fault = CardFault::kTamperedSdad; }},
+      {{"unknown_ca", "deny", "oda_ca_key_unknown", "",
+        "Mastercard certified under a CA key index (EE) the validator does not have"},
+       kMastercard, OdaKind::kCda, [](P&, F& f) { f.ca_index = 0xEE; }},
+      {{"wrong_pan_cert", "deny", "oda_icc_cert_pan_mismatch", "",
+        "Visa card whose ICC certificate was issued for another PAN"},
+       kVisa, OdaKind::kFdda, [](P&, F& f) { f.certified_pan = "4761739001010010"; }},
   };
   return all;
 }
@@ -152,7 +161,15 @@ std::vector<CardKind> card_kinds() {
 
 Result<EmvCardProfile> card_profile(std::string_view kind, std::uint64_t seed) {
   for (const KindSpec& s : specs()) {
-    if (s.kind.name == kind) return s.make(kind, seed);
+    if (s.kind.name != kind) continue;
+    EmvCardProfile profile = base(s.scheme, kind, seed);
+    profile.oda = s.oda;
+    PersonalizationFaults faults;
+    s.adjust(profile, faults);
+    if (auto done = personalize(profile, seed ^ kind_hash(kind), faults); !done) {
+      return std::unexpected(done.error());
+    }
+    return profile;
   }
   std::string known;
   for (const KindSpec& s : specs()) known += (known.empty() ? "" : ", ") + s.kind.name;

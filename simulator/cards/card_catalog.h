@@ -19,6 +19,8 @@ namespace faregate::simulator {
 struct CardKind {
   std::string name;    // "visa", "expired", ...
   std::string expect;  // "accept" or "deny": what a validator should decide on a first tap
+  std::string reason;  // the tap record's reason a validator gives: "ok", "card_expired", ...
+  std::string oda;     // the ODA an accepted card gets: "fdda", "cda", "sda"; "" when denied
   std::string about;   // one line for humans
 };
 
@@ -26,7 +28,8 @@ struct CardKind {
 std::vector<CardKind> card_kinds();
 
 // The profile of a card of `kind` with `seed`: PAN with the scheme's prefix and a valid Luhn
-// check digit, 7-byte UID. kInvalidArgument for an unknown kind, naming the known ones.
+// check digit, 7-byte UID, ODA data from the simulator's PKI. kInvalidArgument for an unknown
+// kind, naming the known ones.
 Result<EmvCardProfile> card_profile(std::string_view kind, std::uint64_t seed);
 
 // A new virtual card of `kind` (see card_profile).

@@ -6,8 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <optional>
+
+#include "common/crypto.h"
+#include "tools/keys/pki_directory.h"
 
 namespace faregate::simulator {
 
@@ -21,13 +27,69 @@ int wait_exit_code(pid_t pid) {
   return -1;
 }
 
+// Throw-away keys: from system entropy, like the real tool.
+Result<crypto::Drbg> pki_generator() {
+  return crypto::Drbg::from_system_entropy("faregate-sim pki");
+}
+
+std::int64_t now_utc_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
 }  // namespace
+
+std::filesystem::path simulated_pki_dir(const std::filesystem::path& backoffice_data_dir) {
+  return backoffice_data_dir.parent_path() / "pki";
+}
+
+Status provision_backoffice_tls(const std::filesystem::path& pki_dir,
+                                const std::filesystem::path& backoffice_data_dir) {
+  auto drbg = pki_generator();
+  if (!drbg) return std::unexpected(drbg.error());
+  std::error_code ec;
+  std::optional<keys::PkiDirectory> pki;
+  if (std::filesystem::exists(pki_dir / keys::kCaCertificateFile, ec)) {
+    auto opened = keys::PkiDirectory::open(pki_dir);
+    if (!opened) return std::unexpected(opened.error());
+    pki.emplace(std::move(*opened));
+  } else {
+    auto created = keys::PkiDirectory::init(pki_dir, "Simulated operator CA", "Faregate simulator",
+                                            30, now_utc_seconds(), *drbg);
+    if (!created) return std::unexpected(created.error());
+    pki.emplace(std::move(*created));
+  }
+  const auto tls_dir = backoffice_data_dir / "tls";
+  if (std::filesystem::exists(tls::server_files_in(tls_dir).certificate, ec)) return {};
+  auto issued = pki->issue_backoffice(tls_dir, tls::kDefaultServerName, 30, now_utc_seconds(),
+                                      *drbg);
+  if (!issued) return std::unexpected(issued.error());
+  return {};
+}
+
+Result<std::shared_ptr<const tls::ClientContext>> provision_device_tls(
+    const std::filesystem::path& pki_dir, const std::string& device_id) {
+  const auto device_dir = pki_dir / "devices" / device_id;
+  const auto files = tls::client_files_in(device_dir);
+  std::error_code ec;
+  if (!std::filesystem::exists(files.certificate, ec)) {
+    auto pki = keys::PkiDirectory::open(pki_dir);
+    if (!pki) return std::unexpected(pki.error());
+    auto drbg = pki_generator();
+    if (!drbg) return std::unexpected(drbg.error());
+    auto issued = pki->issue_device(device_dir, device_id, 30, now_utc_seconds(), *drbg);
+    if (!issued) return std::unexpected(issued.error());
+  }
+  return tls::ClientContext::load(files);
+}
 
 Result<BackofficeProcess> BackofficeProcess::start(const std::filesystem::path& binary,
                                                    const std::filesystem::path& data_dir,
                                                    std::uint16_t port,
                                                    std::vector<std::string> extra_args,
                                                    std::chrono::milliseconds timeout) {
+  if (std::find(extra_args.begin(), extra_args.end(), "--insecure-dev") == extra_args.end()) {
+    if (auto s = provision_backoffice_tls(simulated_pki_dir(data_dir), data_dir); !s) {
+      return with_context(s.error(), "provisioning the simulated back office's TLS credentials");
+    }
+  }
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return make_error(ErrorCode::kIo, "pipe failed");
   std::vector<std::string> args = {binary.string(), "--data-dir", data_dir.string(), "--port",

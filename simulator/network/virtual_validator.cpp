@@ -6,7 +6,8 @@ using namespace std::chrono_literals;
 
 Result<std::unique_ptr<VirtualValidator>> VirtualValidator::create(
     const std::filesystem::path& journal_path, tap::TapPipelineConfig pipeline_config,
-    sync::SyncOptions sync_options, const hal::Clock& clock, const hal::KeyStore& keys) {
+    sync::SyncOptions sync_options, const hal::Clock& clock, const hal::KeyStore& keys,
+    const emv::oda::CaKeyTable& ca_keys) {
   std::error_code ec;
   std::filesystem::create_directories(journal_path.parent_path(), ec);
   if (ec) {
@@ -16,15 +17,16 @@ Result<std::unique_ptr<VirtualValidator>> VirtualValidator::create(
   auto journal = journal::Journal::open(journal_path, pipeline_config.device_id);
   if (!journal) return std::unexpected(journal.error());
   return std::unique_ptr<VirtualValidator>(new VirtualValidator(
-      std::move(*journal), std::move(pipeline_config), std::move(sync_options), clock, keys));
+      std::move(*journal), std::move(pipeline_config), std::move(sync_options), clock, keys, ca_keys));
 }
 
 VirtualValidator::VirtualValidator(std::unique_ptr<journal::Journal> journal,
                                    tap::TapPipelineConfig pipeline_config,
                                    sync::SyncOptions sync_options, const hal::Clock& clock,
-                                   const hal::KeyStore& keys)
+                                   const hal::KeyStore& keys, const emv::oda::CaKeyTable& ca_keys)
     : journal_(std::move(journal)),
-      pipeline_(reader_, gate_, clock, keys, *journal_, std::move(pipeline_config)),
+      drbg_(crypto::Drbg::deterministic(std::hash<std::string>{}(journal_->device_id()))),
+      pipeline_(reader_, gate_, clock, keys, *journal_, ca_keys, drbg_, std::move(pipeline_config)),
       agent_(*journal_, std::move(sync_options)) {}
 
 Result<tap::TapOutcome> VirtualValidator::present(std::shared_ptr<hal::sim::ContactlessCard> card) {

@@ -23,7 +23,8 @@ class VirtualValidator {
   // Opens (or creates) the journal at journal_path.
   static Result<std::unique_ptr<VirtualValidator>> create(
       const std::filesystem::path& journal_path, tap::TapPipelineConfig pipeline_config,
-      sync::SyncOptions sync_options, const hal::Clock& clock, const hal::KeyStore& keys);
+      sync::SyncOptions sync_options, const hal::Clock& clock, const hal::KeyStore& keys,
+      const emv::oda::CaKeyTable& ca_keys);
 
   // Presents the card to the reader as a rider would: into the field, one tap, out of the field.
   Result<tap::TapOutcome> present(std::shared_ptr<hal::sim::ContactlessCard> card);
@@ -37,11 +38,14 @@ class VirtualValidator {
 
  private:
   VirtualValidator(std::unique_ptr<journal::Journal> journal, tap::TapPipelineConfig pipeline_config,
-                   sync::SyncOptions sync_options, const hal::Clock& clock, const hal::KeyStore& keys);
+                   sync::SyncOptions sync_options, const hal::Clock& clock, const hal::KeyStore& keys,
+                   const emv::oda::CaKeyTable& ca_keys);
 
   hal::sim::SimNfcReader reader_;
   hal::sim::SimGate gate_;
   std::unique_ptr<journal::Journal> journal_;
+  // Unpredictable numbers and sealing keys: seeded from the device id, so runs repeat.
+  crypto::Drbg drbg_;
   tap::TapPipeline pipeline_;
   sync::SyncAgent agent_;
 };

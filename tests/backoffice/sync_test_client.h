@@ -1,6 +1,7 @@
 #pragma once
 // A blocking sync-protocol client for the ingest tests and bench/ingest_bench.cpp: real loopback
-// TCP, every wait bounded by a timeout (a test never hangs on a server that misbehaves).
+// TCP, or mutual TLS over it (connect_tls), every wait bounded by a timeout (a test never hangs
+// on a server that misbehaves).
 
 #include <array>
 #include <boost/asio.hpp>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/tls/tls_stream.h"
 #include "faregate/v1/sync.pb.h"
 #include "proto/framing.h"
 
@@ -48,14 +50,43 @@ class SyncTestClient {
     return true;
   }
 
+  // connect(), then the TLS handshake with `context`. False if either fails; after a failed
+  // handshake, tls_failure() says why (as this client saw it).
+  bool connect_tls(std::uint16_t port, std::shared_ptr<const tls::ClientContext> context,
+                   std::chrono::milliseconds timeout = kWait) {
+    if (!connect(port, timeout)) return false;
+    auto engine = tls::Engine::client(std::move(context));
+    if (!engine) return false;
+    tls_.emplace(std::move(socket_), std::move(*engine));
+    bool done = false;
+    boost::system::error_code result;
+    tls_->async_handshake([&](const boost::system::error_code& ec) {
+      result = ec;
+      done = true;
+    });
+    if (!run_until(done, timeout)) return false;
+    if (result) {
+      tls_failure_ = tls_->handshake_failure(result);
+      closed_ = true;
+      return false;
+    }
+    return true;
+  }
+  std::optional<tls::HandshakeFailure> tls_failure() const { return tls_failure_; }
+  bool is_tls() const { return tls_.has_value(); }
+
   bool send_bytes(std::string_view bytes, std::chrono::milliseconds timeout = kWait) {
     bool done = false;
     boost::system::error_code result;
-    boost::asio::async_write(socket_, boost::asio::buffer(bytes.data(), bytes.size()),
-                             [&](const boost::system::error_code& ec, std::size_t) {
-                               result = ec;
-                               done = true;
-                             });
+    auto handler = [&](const boost::system::error_code& ec, std::size_t) {
+      result = ec;
+      done = true;
+    };
+    if (tls_) {
+      boost::asio::async_write(*tls_, boost::asio::buffer(bytes.data(), bytes.size()), handler);
+    } else {
+      boost::asio::async_write(socket_, boost::asio::buffer(bytes.data(), bytes.size()), handler);
+    }
     return run_until(done, timeout) && !result;
   }
 
@@ -76,12 +107,16 @@ class SyncTestClient {
       bool done = false;
       boost::system::error_code result;
       std::size_t got = 0;
-      socket_.async_read_some(boost::asio::buffer(buffer_),
-                              [&](const boost::system::error_code& ec, std::size_t n) {
-                                result = ec;
-                                got = n;
-                                done = true;
-                              });
+      auto handler = [&](const boost::system::error_code& ec, std::size_t n) {
+        result = ec;
+        got = n;
+        done = true;
+      };
+      if (tls_) {
+        tls_->async_read_some(boost::asio::buffer(buffer_), handler);
+      } else {
+        socket_.async_read_some(boost::asio::buffer(buffer_), handler);
+      }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       const bool in_time = run_until(done, left);
@@ -94,12 +129,12 @@ class SyncTestClient {
   // Ends our side of the stream; the server sees end of stream.
   void shutdown_send() {
     boost::system::error_code ignored;
-    socket_.shutdown(boost::asio::socket_base::shutdown_send, ignored);
+    lowest().shutdown(boost::asio::socket_base::shutdown_send, ignored);
   }
 
   void close() {
     boost::system::error_code ignored;
-    socket_.close(ignored);
+    lowest().close(ignored);
   }
 
   static faregate::v1::ClientFrame hello(const std::string& device_id,
@@ -161,14 +196,18 @@ class SyncTestClient {
     while (!done && std::chrono::steady_clock::now() < deadline) io_.run_one_until(deadline);
     if (done) return true;
     boost::system::error_code ignored;
-    socket_.cancel(ignored);
+    lowest().cancel(ignored);
     io_.restart();
     while (!done) io_.run_one();
     return false;
   }
 
+  boost::asio::ip::tcp::socket& lowest() { return tls_ ? tls_->lowest_layer() : socket_; }
+
   boost::asio::io_context io_;
-  boost::asio::ip::tcp::socket socket_{io_};
+  boost::asio::ip::tcp::socket socket_{io_};  // moved into tls_ by connect_tls
+  std::optional<tls::TlsStream> tls_;
+  std::optional<tls::HandshakeFailure> tls_failure_;
   framing::FrameReader reader_;
   std::array<char, 64 * 1024> buffer_{};
   bool closed_ = false;

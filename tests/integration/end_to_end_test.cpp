@@ -1,6 +1,7 @@
 // The whole path of a tap on real components: virtual card -> in-process validator (real
-// journal file, real pipeline) -> sync agent over real loopback TCP -> a real faregate-backoffice
-// process -> its SQLite store file.
+// journal file, real pipeline) -> sync agent over mutual TLS on real loopback TCP (a throw-away
+// PKI provisioned as faregate-keys does) -> a real faregate-backoffice process -> its SQLite
+// store file.
 
 #include <catch2/catch.hpp>
 
@@ -16,6 +17,7 @@
 #include "hal/sim/static_key_store.h"
 #include "simulator/cards/card_catalog.h"
 #include "simulator/network/backoffice_process.h"
+#include "simulator/network/simulated_keys.h"
 #include "simulator/network/virtual_validator.h"
 #include "tests/integration/raw_connection.h"
 #include "tests/integration/tcp_relay.h"
@@ -29,10 +31,9 @@ using faregate::testing::TempDir;
 
 namespace {
 
-const Bytes kNetworkKey(32, 0x42);
-
-BackofficeProcess start_backoffice(const std::filesystem::path& data_dir) {
-  auto process = BackofficeProcess::start(FAREGATE_BACKOFFICE_BIN, data_dir, 0);
+BackofficeProcess start_backoffice(const std::filesystem::path& data_dir,
+                                   std::vector<std::string> extra_args = {}) {
+  auto process = BackofficeProcess::start(FAREGATE_BACKOFFICE_BIN, data_dir, 0, extra_args);
   REQUIRE(process);
   return std::move(*process);
 }
@@ -52,7 +53,13 @@ std::unique_ptr<VirtualValidator> make_validator(const std::filesystem::path& di
   so.port = port;
   so.batch_taps = batch_taps;
   so.io_timeout = std::chrono::seconds(10);
-  auto v = VirtualValidator::create(dir / device_id / "journal.db", pc, so, clock, keys);
+  // Mutual TLS with a back office that start_backoffice provisioned (its CA is in dir/pki);
+  // plain TCP with one started with --insecure-dev (no CA there).
+  if (std::filesystem::exists(dir / "pki")) {
+    so.tls = simulator::provision_device_tls(dir / "pki", device_id).value();
+  }
+  static const auto ca_keys = simulator::simulated_ca_keys().value();
+  auto v = VirtualValidator::create(dir / device_id / "journal.db", pc, so, clock, keys, ca_keys);
   REQUIRE(v);
   return std::move(*v);
 }
@@ -87,7 +94,7 @@ TEST_CASE("taps travel from two validators to the back-office store over TCP") {
   TempDir dir;
   auto backoffice = start_backoffice(dir.path() / "backoffice");
   hal::sim::ManualClock clock;
-  hal::sim::StaticKeyStore keys(kNetworkKey);
+  auto keys = simulator::simulated_key_store(42).value();
   auto a = make_validator(dir.path(), "central-entry-1", backoffice.port(), clock, keys);
   auto b = make_validator(dir.path(), "central-entry-2", backoffice.port(), clock, keys);
   tap_riders(*a, clock, 12, 100);
@@ -127,7 +134,7 @@ TEST_CASE("the PAN appears nowhere in the journal, the back-office store or on t
   auto backoffice = start_backoffice(dir.path() / "backoffice");
   TcpRelay relay(backoffice.port());
   hal::sim::ManualClock clock;
-  hal::sim::StaticKeyStore keys(kNetworkKey);
+  auto keys = simulator::simulated_key_store(42).value();
   auto v = make_validator(dir.path(), "harbour-entry-1", relay.port(), clock, keys);
 
   auto card = simulator::make_card("mastercard", 4242);
@@ -167,14 +174,15 @@ TEST_CASE("killing the back office in the middle of a sync loses no tap and dupl
   auto backoffice = start_backoffice(dir.path() / "backoffice");
   TcpRelay relay(backoffice.port());
   hal::sim::ManualClock clock;
-  hal::sim::StaticKeyStore keys(kNetworkKey);
+  auto keys = simulator::simulated_key_store(42).value();
   auto v = make_validator(dir.path(), "airport-exit-1", relay.port(), clock, keys, 50);
   tap_riders(*v, clock, 600, 1000);
 
-  // Answer 1 is the HelloAck; after the fourth answer (third BatchAck) the back office dies.
+  // Answers 1 and 2 are the server's two TLS handshake flights, answer 3 the HelloAck; after the
+  // sixth answer (third BatchAck) the back office dies.
   const pid_t victim = backoffice.pid();
   relay.on_server_chunk([victim](std::size_t chunks) {
-    if (chunks == 4) ::kill(victim, SIGKILL);
+    if (chunks == 6) ::kill(victim, SIGKILL);
   });
   auto interrupted = v->sync();
   CHECK_FALSE(interrupted);
@@ -204,9 +212,11 @@ TEST_CASE("killing the back office in the middle of a sync loses no tap and dupl
 
 TEST_CASE("a hostile frame on the ingest port closes that connection while honest validators keep syncing") {
   TempDir dir;
-  auto backoffice = start_backoffice(dir.path() / "backoffice");
+  // Plain TCP, so that the raw connection can speak the sync protocol itself (the same cases
+  // over TLS: tests/backoffice/ingest/ingest_tls_test.cpp, tls_acceptance_test.cpp).
+  auto backoffice = start_backoffice(dir.path() / "backoffice", {"--insecure-dev"});
   hal::sim::ManualClock clock;
-  hal::sim::StaticKeyStore keys(kNetworkKey);
+  auto keys = simulator::simulated_key_store(42).value();
   auto v = make_validator(dir.path(), "old-town-entry-1", backoffice.port(), clock, keys);
 
   // A hostile peer stays connected while it announces a frame of about 34 GB.

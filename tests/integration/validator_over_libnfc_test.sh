@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The validator program taps a virtual Visa card through the real libnfc, talking to the
-# simulator's virtual PN532 on a pty, journals an accepted tap and syncs it to a real back office.
-# Usage: validator_over_libnfc_test.sh SIM_BIN VALIDATOR_BIN BACKOFFICE_BIN
+# simulator's virtual PN532 on a pty, journals an accepted tap and syncs it to a real back office
+# over mutual TLS, with certificates made by faregate-keys as an operator would.
+# Usage: validator_over_libnfc_test.sh SIM_BIN VALIDATOR_BIN BACKOFFICE_BIN KEYS_BIN
 set -euo pipefail
-sim=$1 validator=$2 backoffice=$3
+sim=$1 validator=$2 backoffice=$3 keys=$4
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -29,14 +30,18 @@ connstring=$(first_line "$work/pn532.out")
 [[ $connstring == pn532_uart:/dev/pts/* ]] || { echo "bad connstring: $connstring"; exit 1; }
 
 mkdir -p "$work/backoffice" "$work/validator"
+"$keys" init-ca --ca-dir "$work/pki" > /dev/null
+"$keys" issue-backoffice --ca-dir "$work/pki" --out "$work/backoffice/tls" > /dev/null
+"$keys" issue-device --ca-dir "$work/pki" --device-id libnfc-gate-1 --out "$work/validator/tls" > /dev/null
 "$backoffice" --data-dir "$work/backoffice" --port 0 --log-level warn > "$work/bo.out" 2> "$work/bo.err" &
 pids+=($!)
 port=$(first_line "$work/bo.out" | sed 's/.*://')
 
-printf '%064x\n' 7 > "$work/validator/card_token.key"
-chmod 600 "$work/validator/card_token.key"
+# The keys a simulated operator provisions: card-token key, sealing key, the test CA for ODA.
+"$sim" provision --data-dir "$work/validator" --seed 7 --backoffice-key "$work/sealing.pem" > /dev/null
 "$validator" --data-dir "$work/validator" --device-id libnfc-gate-1 --stop-id central \
   --reader "$connstring" --backoffice "127.0.0.1:$port" --sync-interval-s 1 \
+  --ca-keys "$work/validator/sim_ca_keys.json" \
   > "$work/v.out" 2> "$work/v.err" &
 vpid=$!
 pids+=($vpid)
@@ -53,8 +58,8 @@ wait "$vpid"
 cat "$work/v.err"
 
 [ "$stored" = 1 ] || { echo "FAIL: back office holds $stored taps"; exit 1; }
-grep -q 'tap device=libnfc-gate-1 seq=1 decision=accept reason=ok' "$work/v.err" \
-  || { echo "FAIL: no accepted tap in the validator log"; exit 1; }
+grep -q 'tap device=libnfc-gate-1 seq=1 decision=accept reason=ok oda=ODA_RESULT_FDDA' "$work/v.err" \
+  || { echo "FAIL: no accepted tap with fDDA in the validator log"; exit 1; }
 # One presentation is one tap: the card stayed on the reader and was not read again.
 [ "$(sqlite3 "$work/validator/journal.db" 'select count(*) from taps')" = 1 ] \
   || { echo "FAIL: the card left on the reader was read twice"; exit 1; }

@@ -137,6 +137,24 @@ const CaPublicKey* CaKeyTable::find(const Rid& rid, std::uint8_t index) const {
   return it == keys_.end() ? nullptr : &it->second;
 }
 
+Status CaKeyTable::merge(const CaKeyTable& other) {
+  for (const auto& [slot, key] : other.keys_) {
+    if (auto added = add(key); !added) return added;
+  }
+  revoked_.insert(other.revoked_.begin(), other.revoked_.end());
+  return {};
+}
+
+void CaKeyTable::revoke_issuer_certificate(const Rid& rid, std::uint8_t index,
+                                           const std::array<std::uint8_t, 3>& serial) {
+  revoked_.emplace(rid, index, serial);
+}
+
+bool CaKeyTable::issuer_certificate_revoked(const Rid& rid, std::uint8_t index,
+                                            const std::array<std::uint8_t, 3>& serial) const {
+  return revoked_.contains(std::make_tuple(rid, index, serial));
+}
+
 Result<CaKeyTable> CaKeyTable::from_json(std::string_view json_text) {
   const json doc = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return invalid("CA key file is not valid JSON");
@@ -153,6 +171,26 @@ Result<CaKeyTable> CaKeyTable::from_json(std::string_view json_text) {
       return with_context(added.error(), "keys[" + std::to_string(position) + "]");
     }
     ++position;
+  }
+  // Optional: the issuer certificates the CAs revoked.
+  const auto revoked = doc.find("revoked_issuer_certificates");
+  if (revoked != doc.end()) {
+    if (!revoked->is_array()) return invalid("'revoked_issuer_certificates' must be an array");
+    position = 0;
+    for (const json& entry : *revoked) {
+      const std::string where = "revoked_issuer_certificates[" + std::to_string(position++) + "]";
+      auto rid = hex_field(entry, "rid", kRidBytes, kRidBytes);
+      auto index = hex_field(entry, "index", 1, 1);
+      auto serial = hex_field(entry, "serial", 3, 3);
+      if (!rid) return with_context(rid.error(), where);
+      if (!index) return with_context(index.error(), where);
+      if (!serial) return with_context(serial.error(), where);
+      Rid r{};
+      std::ranges::copy(*rid, r.begin());
+      std::array<std::uint8_t, 3> s{};
+      std::ranges::copy(*serial, s.begin());
+      table.revoke_issuer_certificate(r, (*index)[0], s);
+    }
   }
   return table;
 }

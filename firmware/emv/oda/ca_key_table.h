@@ -15,8 +15,10 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "common/bytes.h"
@@ -69,6 +71,19 @@ class CaKeyTable {
   // The key for RID/index, or nullptr. The pointer stays valid until the table changes.
   const CaPublicKey* find(const Rid& rid, std::uint8_t index) const;
 
+  // Adds every key and revocation of `other` (same checks as add; on failure this table keeps
+  // what was merged before the failing entry, so callers merge into a scratch copy first).
+  Status merge(const CaKeyTable& other);
+
+  // The CA's issuer certificate revocation list (EMV Book 2, 5.3 step 10): issuer
+  // certificates the CA withdrew, identified by RID, CA key index and the certificate's serial
+  // number. A card presenting one fails ODA with issuer_cert_revoked.
+  void revoke_issuer_certificate(const Rid& rid, std::uint8_t index,
+                                 const std::array<std::uint8_t, 3>& serial);
+  bool issuer_certificate_revoked(const Rid& rid, std::uint8_t index,
+                                  const std::array<std::uint8_t, 3>& serial) const;
+  std::size_t revoked_count() const { return revoked_.size(); }
+
   std::size_t size() const { return keys_.size(); }
 
   // All keys in RID/index order.
@@ -77,6 +92,7 @@ class CaKeyTable {
 
  private:
   std::map<std::pair<Rid, std::uint8_t>, CaPublicKey> keys_;
+  std::set<std::tuple<Rid, std::uint8_t, std::array<std::uint8_t, 3>>> revoked_;
 };
 
 }  // namespace faregate::emv::oda

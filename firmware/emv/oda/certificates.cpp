@@ -299,6 +299,12 @@ std::string_view to_string(OdaFailure failure) {
     case OdaFailure::kSsadBadFormat: return "ssad_bad_format";
     case OdaFailure::kSsadBadHashAlgorithm: return "ssad_bad_hash_algorithm";
     case OdaFailure::kSsadHashMismatch: return "ssad_hash_mismatch";
+    case OdaFailure::kIssuerCertRevoked: return "issuer_cert_revoked";
+    case OdaFailure::kCdaBadDynamicData: return "cda_bad_dynamic_data";
+    case OdaFailure::kCdaCidMismatch: return "cda_cid_mismatch";
+    case OdaFailure::kCdaHashMismatch: return "cda_hash_mismatch";
+    case OdaFailure::kDataMissing: return "data_missing";
+    case OdaFailure::kNotSupported: return "not_supported";
   }
   return "oda_unknown_failure";
 }
@@ -317,7 +323,33 @@ OdaResult<IssuerPublicKey> recover_issuer_public_key(const CaKeyTable& table, co
                                                      ByteView pan, Date today) {
   auto ca = find_ca_key(table, rid, ca_index, today);
   if (!ca) return std::unexpected(ca.error());
-  return recover_issuer_public_key(**ca, data, pan, today);
+  auto issuer = recover_issuer_public_key(**ca, data, pan, today);
+  // Only a certificate that recovered has a trustworthy serial number to look up.
+  if (issuer && table.issuer_certificate_revoked(rid, ca_index, issuer->serial_number)) {
+    return std::unexpected(OdaFailure::kIssuerCertRevoked);
+  }
+  return issuer;
+}
+
+OdaResult<CdaDynamicData> parse_cda_dynamic_data(ByteView data) {
+  // ICC dynamic number length (1) || number (2..8) || CID (1) || AC (8) || hash code (20).
+  if (data.empty()) return std::unexpected(OdaFailure::kCdaBadDynamicData);
+  const std::size_t number_bytes = data[0];
+  constexpr std::size_t kAfterNumber = 1 + 8 + kSha1Bytes;
+  if (number_bytes < 2 || number_bytes > 8 || data.size() < 1 + number_bytes + kAfterNumber) {
+    return std::unexpected(OdaFailure::kCdaBadDynamicData);
+  }
+  CdaDynamicData out;
+  out.icc_dynamic_number.assign(data.begin() + 1,
+                                data.begin() + 1 + static_cast<std::ptrdiff_t>(number_bytes));
+  std::size_t at = 1 + number_bytes;
+  out.cryptogram_information_data = data[at++];
+  std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(at), 8,
+              out.application_cryptogram.begin());
+  at += 8;
+  std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(at), kSha1Bytes,
+              out.transaction_data_hash.begin());
+  return out;
 }
 
 OdaResult<IssuerPublicKey> recover_issuer_public_key(const CaPublicKey& ca,

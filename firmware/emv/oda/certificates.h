@@ -78,6 +78,17 @@ enum class OdaFailure : std::uint8_t {
   kSsadBadFormat,  // not 03
   kSsadBadHashAlgorithm,
   kSsadHashMismatch,
+
+  kIssuerCertRevoked,  // the CA's revocation list names this issuer certificate
+
+  // CDA (Book 2, 6.6): the SDAD comes in the GENERATE AC answer.
+  kCdaBadDynamicData,  // ICC dynamic data too short for CID, cryptogram and hash code
+  kCdaCidMismatch,     // the signed cryptogram information data differs from 9F27
+  kCdaHashMismatch,    // the transaction data hash code differs from the terminal's
+
+  // Kernel level: what the card offered.
+  kDataMissing,   // a data object the method needs is absent (8F, 90, 9F32, 9F46, 9F4B, 93, ...)
+  kNotSupported,  // the card offers no method the validator performs (AIP)
 };
 
 // "ca_key_unknown", "issuer_cert_hash_mismatch", "sdad_bad_format", ...
@@ -155,6 +166,17 @@ OdaResult<IccPublicKey> recover_icc_public_key(const IssuerPublicKey& issuer,
 // 9F69).
 OdaResult<DynamicSignature> verify_signed_dynamic_data(const IccPublicKey& icc, ByteView sdad,
                                                        ByteView terminal_data);
+
+// The ICC dynamic data of a CDA signature (Book 2, 6.6.1, table 19).
+struct CdaDynamicData {
+  Bytes icc_dynamic_number;
+  std::uint8_t cryptogram_information_data = 0;     // 9F27
+  std::array<std::uint8_t, 8> application_cryptogram{};  // 9F26
+  Sha1Digest transaction_data_hash{};
+};
+
+// Splits the ICC dynamic data that verify_signed_dynamic_data returned for a CDA signature.
+OdaResult<CdaDynamicData> parse_cda_dynamic_data(ByteView icc_dynamic_data);
 
 // Book 2, 5.4 (SDA).
 OdaResult<StaticSignature> verify_signed_static_data(const IssuerPublicKey& issuer, ByteView ssad,

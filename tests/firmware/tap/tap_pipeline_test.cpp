@@ -11,12 +11,15 @@
 #include <spdlog/spdlog.h>
 
 #include "common/crypto.h"
+#include "common/sealed_box.h"
+#include "common/sealed_card_data.h"
 #include "firmware/tap/tap_pipeline.h"
 #include "hal/sim/manual_clock.h"
 #include "hal/sim/sim_gate.h"
 #include "hal/sim/sim_nfc_reader.h"
 #include "hal/sim/static_key_store.h"
 #include "simulator/cards/card_catalog.h"
+#include "simulator/cards/simulator_pki.h"
 #include "tests/firmware/emv/scripted_card.h"
 #include "tests/support/temp_dir.h"
 
@@ -28,6 +31,17 @@ namespace {
 
 constexpr std::int64_t kMarch2nd2026 = 1'772'431'200'000;  // 2026-03-02T06:00Z
 const Bytes kNetworkKey(32, 0x21);
+
+// The back office's sealing key pair for these tests (a fixed scalar).
+const sealed_box::PrivateKey& backoffice_key() {
+  static const auto key = sealed_box::PrivateKey::from_raw(Bytes(32, 0x07)).value();
+  return key;
+}
+
+const emv::oda::CaKeyTable& ca_keys() {
+  static const emv::oda::CaKeyTable table = simulator::simulator_ca_keys().value();
+  return table;
+}
 
 // Forwards to a SimGate and notes, at every action, how many taps the journal already holds:
 // the proof that the gate moved only after the tap was durable.
@@ -58,12 +72,14 @@ struct Bench {
   JournalWatchingGate gate{sim_gate};
   hal::sim::ManualClock clock{kMarch2nd2026};
   std::unique_ptr<hal::KeyStore> keys;
+  crypto::Drbg drbg = crypto::Drbg::deterministic(99);
   std::unique_ptr<journal::Journal> journal;
   std::unique_ptr<tap::TapPipeline> pipeline;
 
   explicit Bench(std::string device = "gate-1", Bytes key = kNetworkKey,
                  std::function<void(tap::TapPipelineConfig&)> adjust = {})
-      : keys(std::make_unique<hal::sim::StaticKeyStore>(std::move(key))) {
+      : keys(std::make_unique<hal::sim::StaticKeyStore>(std::move(key),
+                                                        backoffice_key().public_key())) {
     journal = journal::Journal::open(dir.path() / "journal.db", device).value();
     gate.journal = journal.get();
     tap::TapPipelineConfig config;
@@ -73,7 +89,8 @@ struct Bench {
     config.firmware_version = "1.2.3-test";
     config.anti_passback = 60s;
     if (adjust) adjust(config);
-    pipeline = std::make_unique<tap::TapPipeline>(reader, gate, clock, *keys, *journal, config);
+    pipeline = std::make_unique<tap::TapPipeline>(reader, gate, clock, *keys, *journal, ca_keys(),
+                                                  drbg, config);
   }
 
   Result<std::optional<tap::TapOutcome>> present(std::shared_ptr<hal::sim::ContactlessCard> card) {
@@ -135,6 +152,9 @@ class FailingKeyStore final : public hal::KeyStore {
   Result<Bytes> card_token_key() const override {
     return make_error(ErrorCode::kIo, "key file unreadable");
   }
+  Result<sealed_box::PublicKey> sealing_public_key() const override {
+    return make_error(ErrorCode::kIo, "key file unreadable");
+  }
 };
 
 // A MIFARE Classic-like card: no ISO 14443-4, so no APDUs.
@@ -158,7 +178,8 @@ TEST_CASE("an accepted tap is journaled first, then the gate greets, lights gree
   CHECK(o.record.device_id() == "gate-1");
   CHECK(o.record.seq() == 1);
   CHECK(o.gate_opened);
-  CHECK(o.apdu_count == 3);
+  CHECK(o.apdu_count == 6);
+  CHECK(o.record.oda() == faregate::v1::ODA_RESULT_FDDA);
   // The journal holds exactly the returned record.
   auto held = b.journal->unsynced(10).value();
   REQUIRE(held.size() == 1);
@@ -185,11 +206,28 @@ TEST_CASE("the tap record carries the clock's times, the validator's place and t
   CHECK(r.role() == faregate::v1::VALIDATOR_ROLE_ONBOARD);
   CHECK(r.route_id() == "route-42");
   CHECK(r.firmware_version() == "1.2.3-test");
-  CHECK(r.oda() == faregate::v1::ODA_RESULT_NOT_PERFORMED);
+  CHECK(r.oda() == faregate::v1::ODA_RESULT_CDA);
   CHECK(r.scheme() == faregate::v1::CARD_SCHEME_MASTERCARD);
   CHECK(r.pan_last4() == profile.pan.substr(profile.pan.size() - 4));
   CHECK(r.atc() == profile.first_atc);
-  CHECK(r.sealed_card_data().empty());
+  // The sealed card data opens with the back office's key and holds what authorization needs.
+  auto sealed = sealed_card_data::open(r, backoffice_key());
+  REQUIRE(sealed);
+  CHECK(sealed->pan() == profile.pan);
+  CHECK(sealed->psn() == 1);
+  CHECK(sealed->expiry_yymmdd() == "301231");
+  CHECK(sealed->atc() == r.atc());
+  CHECK(sealed->application_cryptogram().size() == 8);
+  CHECK(sealed->cryptogram_information() == 0x80);
+  CHECK(sealed->unpredictable_number().size() == 4);
+  // Another key, or the box moved next to another device's id, opens nothing.
+  auto other = sealed_box::PrivateKey::from_raw(Bytes(32, 0x08)).value();
+  auto wrong_key = sealed_card_data::open(r, other);
+  REQUIRE_FALSE(wrong_key);
+  CHECK(wrong_key.error().code == ErrorCode::kCrypto);
+  auto moved = r;
+  moved.set_device_id("gate-2");
+  CHECK_FALSE(sealed_card_data::open(moved, backoffice_key()));
   // card_token = HMAC-SHA256(key, PAN digits || PSN "01"), recomputed here from the profile.
   const auto expected = crypto::hmac_sha256(kNetworkKey, as_bytes(profile.pan + "01")).value();
   CHECK(r.card_token() == std::string(expected.begin(), expected.end()));
@@ -346,7 +384,7 @@ TEST_CASE("a card that goes silent is denied as card_timeout and asked to tap ag
   REQUIRE(outcome);
   REQUIRE(outcome->has_value());
   CHECK((*outcome)->record.reason() == "card_timeout");
-  CHECK((*outcome)->apdu_count == 3);
+  CHECK((*outcome)->apdu_count == 4);  // PPSE, SELECT, GPO, the READ RECORD unanswered
   CHECK(b.sim_gate.events()[0].detail == "Please tap again");
   CHECK(b.journaled() == 1);
 }
@@ -465,9 +503,10 @@ TEST_CASE("the log has one line per tap with its token prefix, and never the PAN
   CHECK(log.find(pan) == std::string::npos);
   CHECK(log.find(pan.substr(0, 12)) == std::string::npos);
   CHECK(log.find(pan_of("truncated_tlv", 21)) == std::string::npos);
-  CHECK(log.find("device=gate-1 seq=1 decision=accept reason=ok token=" + token_hex.substr(0, 8) +
-                 " apdus=3 us=") != std::string::npos);
-  CHECK(log.find("seq=2 decision=deny reason=malformed_tlv token=-") != std::string::npos);
+  CHECK(log.find("device=gate-1 seq=1 decision=accept reason=ok oda=ODA_RESULT_CDA token=" +
+                 token_hex.substr(0, 8) + " apdus=7 us=") != std::string::npos);
+  CHECK(log.find("seq=2 decision=deny reason=malformed_tlv oda=ODA_RESULT_NOT_PERFORMED token=-") !=
+        std::string::npos);
   CHECK(log.find(token_hex.substr(0, 9)) == std::string::npos);  // only 8 hex digits
 }
 
@@ -476,7 +515,8 @@ TEST_CASE("a key store that fails keeps the gate closed and journals nothing") {
   b.keys = std::make_unique<FailingKeyStore>();
   tap::TapPipelineConfig config;
   config.device_id = "gate-1";
-  tap::TapPipeline pipeline(b.reader, b.gate, b.clock, *b.keys, *b.journal, config);
+  tap::TapPipeline pipeline(b.reader, b.gate, b.clock, *b.keys, *b.journal, ca_keys(), b.drbg,
+                            config);
   b.reader.place(simulator::make_card("visa", 1).value());
   auto outcome = pipeline.poll(0ms);
   REQUIRE_FALSE(outcome);
@@ -513,4 +553,22 @@ TEST_CASE("each reason has rider-facing text") {
   CHECK(tap::rider_message("card_timeout") == "Please tap again");
   CHECK(tap::rider_message("malformed_tlv") == "Card not accepted");
   CHECK(tap::rider_message("some_future_reason") == "Card not accepted");
+}
+
+TEST_CASE("every catalog card kind gets the outcome, reason and ODA the catalog promises") {
+  Bench b;
+  for (const auto& kind : simulator::card_kinds()) {
+    INFO(kind.name);
+    const auto o = b.tap(kind.name, 31);
+    CHECK((o.record.decision() == faregate::v1::DECISION_ACCEPT) == (kind.expect == "accept"));
+    CHECK(o.record.reason() == kind.reason);
+    CHECK(o.gate_opened == (kind.expect == "accept"));
+    if (kind.oda == "fdda") CHECK(o.record.oda() == faregate::v1::ODA_RESULT_FDDA);
+    if (kind.oda == "cda") CHECK(o.record.oda() == faregate::v1::ODA_RESULT_CDA);
+    if (kind.oda == "sda") CHECK(o.record.oda() == faregate::v1::ODA_RESULT_SDA);
+    if (kind.reason.starts_with("oda_")) CHECK(o.record.oda() == faregate::v1::ODA_RESULT_FAILED);
+    // Cards that were read carry their data sealed; cards that could not be read carry none.
+    CHECK(o.record.sealed_card_data().empty() == o.record.card_token().empty());
+    b.clock.advance_ms(1000);
+  }
 }
