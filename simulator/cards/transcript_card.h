@@ -7,7 +7,7 @@
 // one, byte for byte except where the transcript has "??" (bytes the terminal makes fresh each
 // tap: unpredictable number, date). A command that does not match is answered 6D00 and noted;
 // tests check at the end that every exchange was consumed and none mismatched (like a scripted
-// stub card must).
+// scripted test card must).
 
 #include <memory>
 #include <string>
