@@ -87,8 +87,7 @@ int main(int argc, char** argv) {
                   "(0: as fast as possible)")
       ->check(CLI::Range(0.0, 1e6));
   run->add_option("--threads", run_options.threads,
-                  "Threads making cards and playing in-process validators (default: one per core, "
-                  "at most 4)")
+                  "Threads playing in-process validators (default: one per core, at most 4)")
       ->check(CLI::Range(1u, 64u));
   run->footer(
       "Exit codes: 0 every rider's taps accounted for, 1 a problem (the report says which), 2 bad\n"

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -487,42 +486,25 @@ Result<RunReport> run_network(const Scenario& scenario, const RunOptions& option
   report.taps_planned = plan.taps.size();
 
   // One card per rider for the whole day, made once: personalizing signs certificates (a few
-  // milliseconds each), so the cards are made on every core.
+  // milliseconds each). One thread: every card's certificate is signed with the one issuer key,
+  // whose mbedTLS context serialises private-key operations anyway.
   std::set<std::string> known;
   for (const auto& kind : card_kinds()) known.insert(kind.name);
-  for (const auto& rider : plan.riders) {
-    if (!known.contains(rider.card_kind)) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "riders: unknown card kind '" + rider.card_kind +
-                            "' (faregate-sim cards lists them)");
-    }
-  }
-  std::vector<std::shared_ptr<hal::sim::ContactlessCard>> cards(plan.riders.size());
+  std::vector<std::shared_ptr<hal::sim::ContactlessCard>> cards;
+  cards.reserve(plan.riders.size());
   {
     Progress progress(options, "making the riders' cards", plan.riders.size());
-    const unsigned threads = thread_count(options);
-    std::atomic<std::size_t> made{0};
-    std::vector<std::optional<Error>> failures(threads);
-    auto make_share = [&](unsigned t) {
-      for (std::size_t r = t; r < plan.riders.size(); r += threads) {
-        auto card = make_card(plan.riders[r].card_kind, plan.riders[r].card_seed);
-        if (!card) {
-          failures[t] = card.error();
-          return;
-        }
-        cards[r] = std::move(*card);
-        ++made;
-        if (t == 0) progress.update(made.load());
+    for (const auto& rider : plan.riders) {
+      if (!known.contains(rider.card_kind)) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "riders: unknown card kind '" + rider.card_kind +
+                              "' (faregate-sim cards lists them)");
       }
-    };
-    std::vector<std::thread> helpers;
-    for (unsigned t = 1; t < threads; ++t) helpers.emplace_back(make_share, t);
-    make_share(0);
-    for (auto& h : helpers) h.join();
-    for (const auto& f : failures) {
-      if (f) return std::unexpected(*f);
+      auto card = make_card(rider.card_kind, rider.card_seed);
+      if (!card) return std::unexpected(card.error());
+      cards.push_back(std::move(*card));
+      progress.update(cards.size());
     }
-    progress.update(made.load());
   }
   auto tokens = expected_tokens(scenario, cards);
   if (!tokens) return std::unexpected(tokens.error());
@@ -630,6 +612,29 @@ Result<RunReport> run_network(const Scenario& scenario, const RunOptions& option
     ++report.taps_presented;
     ++tally.made;
     report.retries += tap.attempts - 1u;
+    for (const std::uint64_t seq : tap.retried_seqs) {
+      // An earlier presentation's deny that asked the rider to tap again: journaled and synced
+      // like any tap, claimed by this one.
+      const auto j = journals[event.validator].taps.find(seq);
+      if (j == journals[event.validator].taps.end() || claimed[event.validator].contains(seq) ||
+          j->second.decision() != faregate::v1::DECISION_DENY ||
+          !is_tap_again_reason(j->second.reason())) {
+        ++report.unexpected_decisions;
+        add_problem(report.problems, fmt::format("{} seq {}: not the tap-again deny the validator "
+                                                 "announced", device_id, seq));
+        continue;
+      }
+      claimed[event.validator][seq] = true;
+      ++report.retried_records;
+      ++report.denied;
+      ++report.deny_reasons[j->second.reason()];
+      if (!tap.retried_gate_ok) ++report.gate_mismatches;
+      const auto st = stored[event.validator].find(seq);
+      const bool in_store = store ? st != stored[event.validator].end() &&
+                                        st->second.SerializeAsString() == j->second.SerializeAsString()
+                                  : seq <= device.stored_through;
+      if (in_store) ++report.retried_records_stored;
+    }
     if (tap.seq == 0) {
       ++report.taps_not_completed;
       continue;
@@ -706,6 +711,7 @@ Result<RunReport> run_network(const Scenario& scenario, const RunOptions& option
                                                device.device_id, unclaimed));
     }
   }
+  report.taps_stored = report.retried_records_stored;
   for (const auto& r : riders) report.taps_stored += r.stored;
 
   for (std::size_t r = 0; r < plan.riders.size(); ++r) {
@@ -736,6 +742,11 @@ std::string format_report(const RunReport& r) {
   out << fmt::format("taps planned:     {}\n", r.taps_planned);
   out << fmt::format("taps made:        {} ({} accepted, {} denied; {} retried, {} not completed)\n",
                      r.taps_presented, r.accepted, r.denied, r.retries, r.taps_not_completed);
+  if (r.retried_records > 0) {
+    out << fmt::format("  plus {} denies that asked the rider to tap again (journaled, "
+                       "then tapped again)\n",
+                       r.retried_records);
+  }
   for (const auto& [reason, n] : r.deny_reasons) {
     out << fmt::format("  denied {:<28} {}\n", reason + ":", n);
   }
@@ -824,6 +835,7 @@ std::string report_json(const RunReport& r, bool riders) {
   j["taps_presented"] = r.taps_presented;
   j["taps_not_completed"] = r.taps_not_completed;
   j["retries"] = r.retries;
+  j["retried_records"] = r.retried_records;
   j["taps_journaled"] = r.taps_journaled;
   j["accepted"] = r.accepted;
   j["denied"] = r.denied;

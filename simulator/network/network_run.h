@@ -45,7 +45,7 @@ struct RunOptions {
   std::filesystem::path validator_binary;
   // Overrides the scenario's clock acceleration when set (0: as fast as possible).
   std::optional<double> clock_acceleration;
-  // Threads that make cards and play in-process taps; 0: one per core, at most 4.
+  // Threads that play in-process taps; 0: one per core, at most 4.
   unsigned threads = 0;
 };
 
@@ -102,6 +102,10 @@ struct RunReport {
   std::uint64_t taps_presented = 0;
   std::uint64_t taps_not_completed = 0;  // presented, but the validator journaled nothing
   std::uint64_t retries = 0;             // extra presentations after a failed read
+  // Journaled denies that asked the rider to tap again (card_timeout, ...), each followed by
+  // another presentation of the same tap; and how many of them the back office holds.
+  std::uint64_t retried_records = 0;
+  std::uint64_t retried_records_stored = 0;
   std::uint64_t taps_journaled = 0;
   std::uint64_t accepted = 0;
   std::uint64_t denied = 0;

@@ -60,8 +60,8 @@ struct NetworkPlan {
 };
 
 // Requires: a scenario from parse_scenario (or one as consistent: known places, connected
-// network, card kinds from card_kinds()). A rider whose card kind is unknown expects a deny
-// with reason "unknown_card_kind" and is refused by the runner before anything is played.
+// network). Card kinds are not checked here (a rider with an unknown kind is planned as one
+// whose card is refused); run_network refuses them before anything is played.
 NetworkPlan plan_network(const Scenario& scenario);
 
 }  // namespace faregate::simulator

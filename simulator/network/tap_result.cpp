@@ -25,6 +25,10 @@ bool gate_did(const std::vector<GateEvent>& actual, bool accepted, std::string_v
   return true;
 }
 
+bool is_tap_again_reason(std::string_view reason) {
+  return reason == "card_timeout" || reason == "card_protocol_error" || reason == "card_removed";
+}
+
 std::optional<GateEvent> parse_gate_echo(std::string_view line) {
   const auto space = line.find(' ');
   const std::string_view word = line.substr(0, space);

@@ -20,7 +20,15 @@ struct TapResult {
   std::uint32_t processing_us = 0;   // measured by the validator
   std::uint32_t radio_model_us = 0;  // modelled air time (in-process reader only)
   std::uint8_t attempts = 0;         // presentations it took (a failed read makes the rider tap again)
+  // Records of earlier presentations the validator denied with a reason that asks the rider to
+  // tap again (a card that did not answer in time), journaled like every read card.
+  std::vector<std::uint64_t> retried_seqs;
+  bool retried_gate_ok = true;  // their gate actions were those of their deny
 };
+
+// Reasons of a deny that asks the rider to tap again: the card may be fine, the tap was bad
+// (tap::rider_message gives them "Please tap again").
+bool is_tap_again_reason(std::string_view reason);
 
 // The gate actions a validator owes a rider for a decision, in order: the message for the
 // reason, the light, the tone, and the barrier opening on an accept.

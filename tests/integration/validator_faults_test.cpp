@@ -11,6 +11,7 @@
 #include <future>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "firmware/tap/tap_pipeline.h"
 #include "simulator/cards/card_catalog.h"
@@ -224,4 +225,34 @@ TEST_CASE("a reader that vanishes mid-tap is reopened when it comes back, with n
   const auto journal = bench.journal();
   REQUIRE(journal.taps.size() == 1);
   CHECK(journal.taps.at(1).decision() == faregate::v1::DECISION_ACCEPT);
+}
+
+TEST_CASE("a card that stops answering is denied as card_timeout and the rider is asked to tap again") {
+  Bench bench;
+  auto silent = std::make_shared<HookedCard>(visa(6), 3, [] {
+    return std::optional<Error>(Error{ErrorCode::kTimeout, "no answer"});
+  });
+  bench.reader().place_card(silent);
+  auto denied = bench.wait_for("tap device=" + kDevice + " seq=1 decision=deny reason=card_timeout");
+  INFO(bench.log());
+  REQUIRE(denied);
+  CHECK(bench.count("gate: text " + std::string(tap::rider_message("card_timeout"))) == 1);
+  CHECK(bench.count("gate: open") == 0);
+  // The rider takes the card away and taps again; this time it answers. The validator must see
+  // the field empty in between (it halted the first card and waits for its removal), as it would
+  // when a real rider lifts the card: wait for two polls of the empty field.
+  bench.reader().remove_card();
+  const auto polls = bench.reader().chip().command_count(simulator::pn532::kInListPassiveTarget);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (bench.reader().chip().command_count(simulator::pn532::kInListPassiveTarget) < polls + 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  bench.reader().place_card(visa(7));
+  CHECK(bench.wait_for("tap device=" + kDevice + " seq=2 decision=accept reason=ok"));
+  REQUIRE(bench.stop() == 0);
+  const auto journal = bench.journal();
+  REQUIRE(journal.taps.size() == 2);
+  CHECK(journal.taps.at(1).reason() == "card_timeout");
+  CHECK(journal.taps.at(2).decision() == faregate::v1::DECISION_ACCEPT);
 }

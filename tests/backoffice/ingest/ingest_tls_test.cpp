@@ -269,16 +269,21 @@ TEST_CASE("slow clients are closed on time: a stalled TLS handshake and a trickl
   // An honest validator keeps syncing meanwhile.
   h.honest_sync("honest-1", 1, 5);
 
+  // One byte every 100 ms: the Hello (a couple of dozen bytes) would take over two seconds to
+  // finish, far past the 600 ms limit, whatever the pace of the receive loop below.
   bool silent_closed = false;
   bool trickler_closed = false;
   std::size_t sent = 0;
   const auto started = std::chrono::steady_clock::now();
+  auto next_byte_at = started;
   while ((!silent_closed || !trickler_closed) && std::chrono::steady_clock::now() - started < 10s) {
     if (!silent_closed) silent_closed = silent.receive(20ms).event == Event::kClosed;
     if (!trickler_closed) {
       trickler_closed = trickler.receive(20ms).event == Event::kClosed;
-      if (!trickler_closed && sent + 1 < hello.size()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!trickler_closed && sent + 1 < hello.size() && now >= next_byte_at) {
         (void)trickler.send_bytes(hello.substr(sent++, 1));
+        next_byte_at = now + 100ms;
       }
     }
   }
