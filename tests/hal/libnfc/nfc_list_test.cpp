@@ -1,6 +1,6 @@
-// Debian's own nfc-list (libnfc-bin) against the virtual PN532: proof that an unmodified libnfc
-// tool, polling every modulation it knows, works with the chip model. Skipped with a warning
-// when nfc-list is not installed.
+// Debian's own nfc-list and nfc-scan-device (libnfc-bin) against the virtual PN532: proof that
+// unmodified libnfc tools, opening the device and polling every modulation they know, work with
+// the chip model. Skipped with a warning when they are not installed.
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -131,6 +131,29 @@ TEST_CASE("nfc-list -v lists the card in the virtual PN532's field") {
   CHECK(listed.output.find("Compliant with ISO/IEC 14443-4") != std::string::npos);
   // The card was deselected after listing, as nfc-list does with every card it finds.
   CHECK((*pn532)->chip().command_count(0x44) >= 1);
+}
+
+TEST_CASE("nfc-scan-device -v finds the virtual PN532 and reads its chip and modulations") {
+  auto nfc_scan_device = find_in_path("nfc-scan-device");
+  if (!nfc_scan_device) {
+    WARN("nfc-scan-device not installed (Debian package libnfc-bin): test skipped");
+    return;
+  }
+  auto pn532 = VirtualPn532::start();
+  REQUIRE(pn532);
+  (*pn532)->place_card(std::make_shared<TestCard>());
+
+  const Run scanned = run(*nfc_scan_device, {"-v"}, libnfc_env(**pn532), 20000ms);
+  INFO(scanned.output);
+  REQUIRE_FALSE(scanned.timed_out);
+  CHECK(scanned.exit_status == 0);
+  CHECK(scanned.output.find("1 NFC device(s) found") != std::string::npos);
+  CHECK(scanned.output.find((*pn532)->connstring()) != std::string::npos);
+  // -v opens the device: GetFirmwareVersion answered as a PN532 v1.6, as the real chip does.
+  CHECK(scanned.output.find("chip: PN532 v1.6") != std::string::npos);
+  // ("initator" is how libnfc 1.8 spells it.)
+  CHECK(scanned.output.find("initator mode modulations: ISO/IEC 14443A") != std::string::npos);
+  CHECK(scanned.output.find("error") == std::string::npos);
 }
 
 TEST_CASE("nfc-list finds no card in an empty field and the reader still works after it") {
