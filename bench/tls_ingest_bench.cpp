@@ -14,76 +14,36 @@
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
 
-#include <cstdlib>
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <future>
-#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "backoffice/ingest/ingest_server.h"
 #include "backoffice/store/sqlite_tap_store.h"
-#include "common/tls/server_credentials.h"
+#include "bench/ingest_bench_support.h"
 #include "tests/backoffice/backoffice_test_support.h"
 #include "tests/backoffice/sync_test_client.h"
-#include "tests/common/tls/test_pki.h"
 
 namespace {
 
+using faregate::bench::bench_parent_dir;
+using faregate::bench::keep_store;
+using faregate::bench::restamp;
+using faregate::bench::start_nodes;
+using faregate::bench::TlsNodes;
 using faregate::store::SqliteTapStore;
 using faregate::testing::ScratchDir;
 using faregate::testing::SyncTestClient;
-using faregate::testing::TestPki;
 namespace v1 = faregate::v1;
 
-std::filesystem::path bench_parent_dir() {
-  const char* chosen = std::getenv("FAREGATE_BENCH_DIR");
-  return chosen != nullptr && *chosen != '\0' ? std::filesystem::path(chosen)
-                                              : std::filesystem::temp_directory_path();
+// One ingest node on a SQLite store in `dir`; null (skipped) when it did not start.
+std::unique_ptr<TlsNodes> start_backoffice(benchmark::State& state,
+                                           const std::filesystem::path& dir) {
+  std::vector<std::unique_ptr<faregate::store::TapStore>> stores;
+  if (!keep_store(state, SqliteTapStore::open(dir / "taps.db"), stores)) return nullptr;
+  return start_nodes(state, dir, std::move(stores));
 }
-
-void restamp(std::vector<v1::TapRecord>& taps, std::uint64_t& next_seq) {
-  for (auto& tap : taps) tap.set_seq(next_seq++);
-}
-
-// A back office with TLS credentials from a throw-away CA, its store in `dir`.
-struct TlsBackoffice {
-  explicit TlsBackoffice(const std::filesystem::path& dir) {
-    const auto tls_dir = dir / "tls";
-    std::filesystem::create_directories(tls_dir);
-    const auto files = faregate::tls::server_files_in(tls_dir);
-    for (const auto& [path, text] :
-         {std::pair{files.certificate, pki.server().certificate_pem},
-          std::pair{files.private_key, pki.server().private_key_pem},
-          std::pair{files.client_ca, pki.ca_pem()},
-          std::pair{files.revocation_list, pki.revocation_list({})}}) {
-      std::ofstream(path) << text;
-    }
-    auto credentials = faregate::tls::ServerCredentials::load(files);
-    auto opened = SqliteTapStore::open(dir / "taps.db");
-    if (!credentials || !opened) {
-      error = !credentials ? credentials.error().describe() : opened.error().describe();
-      return;
-    }
-    store = std::move(*opened);
-    faregate::ingest::IngestOptions options;
-    options.tls = *credentials;
-    server = std::make_unique<faregate::ingest::IngestServer>(*store, options);
-    auto bound = server->start();
-    if (!bound) {
-      error = bound.error().describe();
-      return;
-    }
-    port = *bound;
-  }
-
-  TestPki pki;
-  std::unique_ptr<SqliteTapStore> store;
-  std::unique_ptr<faregate::ingest::IngestServer> server;
-  std::uint16_t port = 0;
-  std::string error;
-};
 
 void BM_StoreBatch(benchmark::State& state) {
   spdlog::set_level(spdlog::level::warn);
@@ -111,14 +71,11 @@ void BM_StoreBatch(benchmark::State& state) {
 void BM_IngestOverTls(benchmark::State& state) {
   spdlog::set_level(spdlog::level::warn);
   ScratchDir dir(bench_parent_dir());
-  TlsBackoffice backoffice(dir.path());
-  if (!backoffice.error.empty()) {
-    state.SkipWithError(backoffice.error.c_str());
-    return;
-  }
+  auto backoffice = start_backoffice(state, dir.path());
+  if (!backoffice) return;
   const std::string device = "bench-gate-01";
   SyncTestClient client;
-  if (!client.connect_tls(backoffice.port, backoffice.pki.client_context(device)) ||
+  if (!client.connect_tls(backoffice->ports[0], backoffice->pki.client_context(device)) ||
       !client.say_hello(device)) {
     state.SkipWithError("cannot open a TLS sync session");
     return;
@@ -136,105 +93,54 @@ void BM_IngestOverTls(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
   client.close();
-  backoffice.server->stop();
 }
 
 void BM_IngestOverTlsValidators(benchmark::State& state) {
   spdlog::set_level(spdlog::level::warn);
   constexpr int kValidators = 4;
   ScratchDir dir(bench_parent_dir());
-  TlsBackoffice backoffice(dir.path());
-  if (!backoffice.error.empty()) {
-    state.SkipWithError(backoffice.error.c_str());
-    return;
-  }
+  auto backoffice = start_backoffice(state, dir.path());
+  if (!backoffice) return;
   const auto batch_taps = static_cast<std::uint64_t>(state.range(0));
-  struct Validator {
-    std::string device;
-    std::unique_ptr<SyncTestClient> client;
-    std::vector<v1::TapRecord> taps;
-    std::uint64_t next_seq = 1;
-  };
-  std::vector<Validator> validators;
-  for (int i = 0; i < kValidators; ++i) {
-    Validator v;
-    v.device = "bench-gate-" + std::to_string(i + 1);
-    v.client = std::make_unique<SyncTestClient>();
-    if (!v.client->connect_tls(backoffice.port, backoffice.pki.client_context(v.device)) ||
-        !v.client->say_hello(v.device)) {
-      state.SkipWithError("cannot open a TLS sync session");
-      return;
-    }
-    v.taps = faregate::testing::make_taps(v.device, 1, batch_taps);
-    validators.push_back(std::move(v));
-  }
+  auto validators = faregate::bench::open_batch_validators(state, *backoffice, kValidators,
+                                                           batch_taps);
+  if (validators.empty()) return;
   for (auto _ : state) {
     // Each validator sends one batch and waits for its ack, all at once.
-    std::vector<std::future<bool>> acks;
-    for (auto& v : validators) {
-      acks.push_back(std::async(std::launch::async, [&v] {
-        restamp(v.taps, v.next_seq);
-        auto ack = v.client->send_batch(v.taps);
-        return ack && ack->stored_through_seq() == v.next_seq - 1;
-      }));
-    }
-    for (auto& ack : acks) {
-      if (!ack.get()) {
-        state.SkipWithError("batch not acknowledged");
-        return;
-      }
-    }
+    if (!faregate::bench::send_batches_at_once(state, validators)) return;
   }
   state.SetItemsProcessed(state.iterations() * state.range(0) * kValidators);
   for (auto& v : validators) v.client->close();
-  backoffice.server->stop();
 }
 
 void BM_TlsHandshake(benchmark::State& state) {
   spdlog::set_level(spdlog::level::warn);
   ScratchDir dir(bench_parent_dir());
-  TlsBackoffice backoffice(dir.path());
-  if (!backoffice.error.empty()) {
-    state.SkipWithError(backoffice.error.c_str());
-    return;
-  }
-  auto context = backoffice.pki.client_context("bench-gate-01");
+  auto backoffice = start_backoffice(state, dir.path());
+  if (!backoffice) return;
+  auto context = backoffice->pki.client_context("bench-gate-01");
   for (auto _ : state) {
     SyncTestClient client;
-    if (!client.connect_tls(backoffice.port, context)) {
+    if (!client.connect_tls(backoffice->ports[0], context)) {
       state.SkipWithError("handshake failed");
       return;
     }
     client.close();
   }
   state.SetItemsProcessed(state.iterations());
-  backoffice.server->stop();
 }
 
-// Prints the table as usual and remembers each benchmark's rate for the summary.
-class RateKeeper : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& run : runs) {
-      const auto items = run.counters.find("items_per_second");
-      if (items != run.counters.end()) rates_[run.benchmark_name()] = items->second.value;
-    }
-    ConsoleReporter::ReportRuns(runs);
+// The end-to-end rates next to the raw store's, after the table.
+void print_summary(const faregate::bench::RateKeeper& rates) {
+  for (const char* batch : {"1000", "100"}) {
+    const auto raw = rates.rate(std::string("BM_StoreBatch/") + batch + "/real_time");
+    const auto tls = rates.rate(std::string("BM_IngestOverTls/") + batch + "/real_time");
+    if (!raw || !tls || *raw <= 0) continue;
+    std::printf("%s-tap batches: end to end over TLS %.0f taps/s = %.2fx the raw store rate "
+                "(%.0f taps/s)\n",
+                batch, *tls, *tls / *raw, *raw);
   }
-  void summary() const {
-    for (const char* batch : {"1000", "100"}) {
-      const auto raw = rates_.find(std::string("BM_StoreBatch/") + batch + "/real_time");
-      const auto tls = rates_.find(std::string("BM_IngestOverTls/") + batch + "/real_time");
-      if (raw == rates_.end() || tls == rates_.end() || raw->second <= 0) continue;
-      std::printf("%s-tap batches: end to end over TLS %.0f taps/s = %.2fx the raw store rate "
-                  "(%.0f taps/s)\n",
-                  batch, tls->second, tls->second / raw->second, raw->second);
-    }
-  }
-
- private:
-  std::map<std::string, double> rates_;
-};
+}
 
 }  // namespace
 
@@ -244,11 +150,5 @@ BENCHMARK(BM_IngestOverTlsValidators)->Arg(1000)->UseRealTime()->Unit(benchmark:
 BENCHMARK(BM_TlsHandshake)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RateKeeper reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.summary();
-  benchmark::Shutdown();
-  return 0;
+  return faregate::bench::run_benchmarks(argc, argv, print_summary);
 }

@@ -18,6 +18,8 @@
 #include <spdlog/spdlog.h>
 #include <string>
 
+#include "backoffice/app/fare_run_commands.h"
+#include "backoffice/app/firmware_commands.h"
 #include "backoffice/app/push_commands.h"
 #include "backoffice/denylist/push_store.h"
 #include "backoffice/ingest/ingest_server.h"
@@ -41,6 +43,12 @@ constexpr const char* kFooter = R"(Examples:
       deny a card token: pushed to every validator on its next sync (also while running)
   faregate-backoffice --data-dir ./bo config set --anti-passback-s 90 --sync-interval-s 20
   faregate-backoffice --data-dir ./bo deny-list show --json
+  faregate-backoffice --data-dir ./bo fare-run --gtfs feed/ --acquirer simulated:decline-iin=476199 --json
+      price the taps, verify and charge cards, deny declined ones on validators (docs/payments.md)
+  faregate-backoffice --data-dir ./bo --fare-run-interval-s 900 --gtfs feed/ --acquirer simulated
+      the daemon runs the fare run itself every 15 minutes (declines and lifted debts reach
+      validators without an operator)
+  faregate-backoffice --data-dir ./bo payments pay-debt --token 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 
 Output: one line "listening ADDR:PORT" on stdout once bound; logs on stderr.
 Exit codes: 0 clean shutdown (SIGINT/SIGTERM) or --help; 1 bad flags, unusable data
@@ -91,7 +99,7 @@ faregate::Result<std::shared_ptr<faregate::tls::ServerCredentials>> load_tls(
   return credentials;
 }
 
-int run(const Flags& flags) {
+int run(const Flags& flags, const faregate::backoffice_app::FareRunCommands& fare_runs) {
   faregate::init_logging(kProgram, flags.log_level);
 
   const std::filesystem::path data_dir(flags.data_dir);
@@ -122,6 +130,12 @@ int run(const Flags& flags) {
     spdlog::error("{}", pushes.error().describe());
     return 1;
   }
+  // Firmware offered over the air by device group (faregate-backoffice firmware offer ...).
+  auto firmware_offers = faregate::backoffice_app::open_firmware_offers(data_dir);
+  if (!firmware_offers) {
+    spdlog::error("{}", firmware_offers.error().describe());
+    return 1;
+  }
 
   // Installed before the server starts, so that a signal arriving at any moment after the
   // "listening" line takes the clean path.
@@ -132,6 +146,18 @@ int run(const Flags& flags) {
     if (!wait_ec) received_signal = signal_number;
   });
 
+  // Scheduled fare runs (--fare-run-interval-s): a thread of their own (the first run one
+  // interval from now), stopped before ingest. Bad fare-run options stop the start here.
+  std::unique_ptr<faregate::backoffice_app::FareRunSchedule> fare_run_schedule;
+  if (fare_runs.fare_run_interval_s > 0) {
+    auto schedule = faregate::backoffice_app::FareRunSchedule::start(fare_runs, data_dir, store_spec);
+    if (!schedule) {
+      spdlog::error("{}", schedule.error().describe());
+      return 1;
+    }
+    fare_run_schedule = std::move(*schedule);
+  }
+
   faregate::ingest::IngestOptions options;
   options.listen_address = flags.listen;
   options.port = static_cast<std::uint16_t>(flags.port);
@@ -140,6 +166,7 @@ int run(const Flags& flags) {
   options.max_batch_taps = flags.max_batch_taps;
   options.tls = *credentials;
   options.pushes = pushes->get();
+  options.firmware = firmware_offers->get();
   options.tls_handshake_timeout = std::chrono::seconds(flags.tls_handshake_timeout_s);
   faregate::ingest::IngestServer server(**store, options);
   auto port = server.start();
@@ -153,6 +180,7 @@ int run(const Flags& flags) {
 
   signal_io.run();
   spdlog::info("signal {} received: stopping", received_signal);
+  fare_run_schedule.reset();
   server.stop();
 
   const auto c = server.counters();
@@ -232,14 +260,25 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   faregate::backoffice_app::PushCommands push_commands;
   faregate::backoffice_app::add_push_commands(app, push_commands);
+  faregate::backoffice_app::FirmwareCommands firmware_commands;
+  faregate::backoffice_app::add_firmware_commands(app, firmware_commands);
+  faregate::backoffice_app::FareRunCommands fare_run_commands;
+  faregate::backoffice_app::add_fare_run_commands(app, fare_run_commands);
+  faregate::backoffice_app::add_fare_run_schedule_options(app, fare_run_commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help is a success; every other parse problem is exit code 1, as documented.
     return app.exit(e) == 0 ? 0 : 1;
   }
+  if (fare_run_commands.parsed()) {
+    return faregate::backoffice_app::run_fare_run_command(fare_run_commands, flags.data_dir);
+  }
   if (push_commands.parsed()) {
     return faregate::backoffice_app::run_push_command(push_commands, flags.data_dir);
   }
-  return run(flags);
+  if (firmware_commands.parsed()) {
+    return faregate::backoffice_app::run_firmware_command(firmware_commands, flags.data_dir);
+  }
+  return run(flags, fare_run_commands);
 }

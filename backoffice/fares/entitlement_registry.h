@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backoffice/fares/card_token.h"
+#include "common/error.h"
 
 namespace faregate::fares {
 
@@ -36,5 +37,15 @@ class EntitlementRegistry {
  private:
   std::unordered_map<CardToken, std::vector<Entitlement>, CardTokenHash> by_card_;
 };
+
+// Reads an entitlements file (docs/fare_engine.md, "Entitlements file"): CSV with header
+// card_token,rider_category and optional valid_from,valid_until columns (YYYY-MM-DD, inclusive
+// service days; empty: unbounded); card_token is the card token in hex (64 digits for a
+// validator's token). Adds each line to `registry` in file order. Errors name the file and line:
+// a token that is not hex, a rider_category not in the policy's rider_categories.txt, a bad date,
+// valid_until before valid_from. Nothing is added when the file has an error.
+struct FarePolicy;
+Status load_entitlements_csv(std::string_view text, const std::string& file_name, const FarePolicy& policy,
+                             EntitlementRegistry& registry);
 
 }  // namespace faregate::fares

@@ -30,6 +30,7 @@ std::string_view to_string(Violation violation) {
     case Violation::kBatchTooLarge: return "batch_too_large";
     case Violation::kBadTap: return "bad_tap";
     case Violation::kIdentityMismatch: return "identity_mismatch";
+    case Violation::kBadChunkRequest: return "bad_chunk_request";
   }
   return "unknown_violation";
 }
@@ -302,6 +303,9 @@ IngestCounters IngestServer::counters() const {
   out.deny_list_pushes = c.deny_list_pushes.load();
   out.config_pushes = c.config_pushes.load();
   out.push_errors = c.push_errors.load();
+  out.firmware_offers = c.firmware_offers.load();
+  out.firmware_chunks = c.firmware_chunks.load();
+  out.firmware_chunk_bytes = c.firmware_chunk_bytes.load();
   out.tls_handshake_timeouts = c.tls_handshake_timeouts.load();
   for (std::size_t i = 0; i < tls::kHandshakeFailureCount; ++i) {
     out.tls_failures[i] = c.tls_failures[i].load();

@@ -35,6 +35,10 @@
 #include "common/tls/tls_engine.h"
 #include "proto/framing.h"
 
+namespace faregate::firmware {
+class FirmwareOffers;
+}
+
 namespace faregate::ingest {
 
 inline constexpr std::uint32_t kProtocolVersion = 1;
@@ -63,6 +67,10 @@ struct IngestOptions {
   // Deny list and config bundle pushed on BatchAcks to validators that reported older versions
   // in their DeviceHealth. Null: nothing is pushed. Must outlive the server.
   denylist::PushStore* pushes = nullptr;
+  // Firmware offered over the air by device group: a BatchAck carries the group's offer when the
+  // validator's Hello reported another firmware version, and FirmwareChunkRequests are answered
+  // from it. Null: no offers, and chunk requests are refused. Must outlive the server.
+  firmware::FirmwareOffers* firmware = nullptr;
 };
 
 // Why the server closed a connection on the peer's account. to_string() gives the code sent in
@@ -80,8 +88,9 @@ enum class Violation : std::uint8_t {
   kBatchTooLarge,       // "batch_too_large": more taps than max_batch_taps
   kBadTap,              // "bad_tap": seq 0 or beyond 2^63-1
   kIdentityMismatch,    // "identity_mismatch": the Hello names another device than the certificate
+  kBadChunkRequest,     // "bad_chunk_request": a FirmwareChunkRequest with a bad length or offset
 };
-inline constexpr std::size_t kViolationCount = 12;
+inline constexpr std::size_t kViolationCount = 13;
 std::string_view to_string(Violation violation);
 
 // A snapshot; every count is since start().
@@ -105,6 +114,9 @@ struct IngestCounters {
   std::uint64_t deny_list_pushes = 0;  // BatchAcks that carried a DenyListDelta
   std::uint64_t config_pushes = 0;     // BatchAcks that carried a ConfigBundle
   std::uint64_t push_errors = 0;       // pushes the push store could not produce
+  std::uint64_t firmware_offers = 0;       // BatchAcks that carried a FirmwareOffer
+  std::uint64_t firmware_chunks = 0;       // FirmwareChunks sent
+  std::uint64_t firmware_chunk_bytes = 0;  // image bytes in them
 
   std::uint64_t violation(Violation v) const { return violations[static_cast<std::size_t>(v)]; }
   std::uint64_t tls_failure(tls::HandshakeFailure f) const {

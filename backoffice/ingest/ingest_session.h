@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "backoffice/denylist/push_store.h"
+#include "backoffice/firmware/firmware_offers.h"
 #include "backoffice/ingest/ingest_server.h"
 #include "common/tls/tls_context.h"
 #include "common/tls/tls_stream.h"
@@ -58,12 +59,16 @@ struct AtomicCounters {
   std::atomic<std::uint64_t> deny_list_pushes{0};
   std::atomic<std::uint64_t> config_pushes{0};
   std::atomic<std::uint64_t> push_errors{0};
+  std::atomic<std::uint64_t> firmware_offers{0};
+  std::atomic<std::uint64_t> firmware_chunks{0};
+  std::atomic<std::uint64_t> firmware_chunk_bytes{0};
 };
 
 // What a BatchAck carries besides the watermark; computed on the store thread.
 struct Pushes {
   std::optional<faregate::v1::DenyListDelta> deny_list;
   std::optional<faregate::v1::ConfigBundle> config;
+  std::optional<faregate::v1::FirmwareOffer> firmware;
   std::vector<std::string> errors;  // logged and counted; the ack goes out without that push
 };
 
@@ -398,6 +403,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       case faregate::v1::ClientFrame::kHello: on_hello(frame.hello()); return;
       case faregate::v1::ClientFrame::kTapBatch: on_batch(*frame.mutable_tap_batch()); return;
       case faregate::v1::ClientFrame::kHealth: on_health(frame.health()); return;
+      case faregate::v1::ClientFrame::kFirmwareChunkRequest:
+        on_chunk_request(frame.firmware_chunk_request());
+        return;
       case faregate::v1::ClientFrame::BODY_NOT_SET:
         violate(Violation::kEmptyMessage, "a ClientFrame with no body (or only unknown fields)");
         return;
@@ -428,7 +436,16 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                   "' but the certificate is device '" + *authenticated_device_ + "'");
       return;
     }
+    if (!hello.device_group().empty()) {
+      if (auto valid = firmware::check_device_group(hello.device_group()); !valid) {
+        violate(Violation::kBadHello, "device_group '" + printable(hello.device_group()) +
+                                          "': " + valid.error().message);
+        return;
+      }
+    }
     device_id_ = hello.device_id();
+    device_group_ = hello.device_group();
+    device_firmware_ = hello.firmware_version();
     store_pending_ = true;
     auto executor = stream_.get_executor();
     asio::post(context_.store_pool, [self = this->shared_from_this(), executor,
@@ -502,8 +519,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     // DeviceHealth; without one, nothing is pushed (we would not know what it holds).
     denylist::PushStore* push_store =
         device_deny_version_ && device_config_version_ ? context_.options.pushes : nullptr;
+    // A firmware offer goes out once per session, on the first ack, to a validator of a group.
+    firmware::FirmwareOffers* offers =
+        firmware_offered_ || device_group_.empty() ? nullptr : context_.options.firmware;
     asio::post(context_.store_pool, [self = this->shared_from_this(), executor,
                                      device = *device_id_, taps = std::move(taps), push_store,
+                                     offers, group = device_group_, running = device_firmware_,
                                      deny_version = device_deny_version_.value_or(0),
                                      config_version = device_config_version_.value_or(0)]() mutable {
       // An empty batch (a validator with nothing to send, asking for pushes) costs no write.
@@ -514,6 +535,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       Pushes pushes;
       if (outcome && push_store != nullptr) {
         pushes = pushes_for(*push_store, deny_version, config_version);
+      }
+      if (outcome && offers != nullptr) {
+        if (auto offer = offers->offer_for(group); !offer) {
+          pushes.errors.push_back("firmware offer: " + offer.error().describe());
+        } else if (*offer && (*offer)->image.version != running) {
+          pushes.firmware = (*offer)->to_proto();
+        }
       }
       asio::post(executor, [self = std::move(self), outcome = std::move(outcome), count,
                             pushes = std::move(pushes)]() mutable {
@@ -590,12 +618,86 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                    pushes.deny_list->removed_size());
       *ack->mutable_deny_list() = std::move(*pushes.deny_list);
     }
+    if (offers_checked_this_ack()) firmware_offered_ = true;
+    if (pushes.firmware) {
+      context_.counters.firmware_offers.fetch_add(1);
+      spdlog::info("{}: offering firmware {} (security counter {}, {} bytes) to group {}, which "
+                   "runs {}",
+                   who(), pushes.firmware->version(), pushes.firmware->security_counter(),
+                   pushes.firmware->image_size(), printable(device_group_),
+                   printable(device_firmware_));
+      *ack->mutable_firmware() = std::move(*pushes.firmware);
+    }
     if (pushes.config) {
       device_config_version_ = pushes.config->version();
       context_.counters.config_pushes.fetch_add(1);
       spdlog::info("{}: pushing config bundle v{}", who(), pushes.config->version());
       *ack->mutable_config() = std::move(*pushes.config);
     }
+    write(reply, AfterWrite::kContinue);
+  }
+
+  bool offers_checked_this_ack() const {
+    return !device_group_.empty() && context_.options.firmware != nullptr;
+  }
+
+  // A FirmwareChunkRequest: the bytes come from the image offered to this device's group, read
+  // on the store thread (it is disk I/O). Lengths and offsets are checked before anything is read.
+  void on_chunk_request(const faregate::v1::FirmwareChunkRequest& request) {
+    if (!device_id_) {
+      violate(Violation::kUnexpectedMessage, "a FirmwareChunkRequest before Hello");
+      return;
+    }
+    if (request.length() == 0 || request.length() > firmware::kMaxChunkBytes) {
+      violate(Violation::kBadChunkRequest,
+              "chunk length " + std::to_string(request.length()) + " is not 1.." +
+                  std::to_string(firmware::kMaxChunkBytes));
+      return;
+    }
+    if (context_.options.firmware == nullptr || device_group_.empty()) {
+      send_error("firmware_unavailable", "no firmware is offered to this device");
+      return;
+    }
+    store_pending_ = true;
+    auto executor = stream_.get_executor();
+    asio::post(context_.store_pool, [self = this->shared_from_this(), executor,
+                                     offers = context_.options.firmware, group = device_group_,
+                                     request]() mutable {
+      const auto& sha = request.image_sha256();
+      auto data = offers->read_chunk(
+          group, ByteView(reinterpret_cast<const std::uint8_t*>(sha.data()), sha.size()),
+          request.offset(), request.length());
+      asio::post(executor, [self = std::move(self), data = std::move(data),
+                            request = std::move(request)]() mutable {
+        self->on_chunk_read(std::move(data), request);
+      });
+    });
+  }
+
+  void on_chunk_read(Result<Bytes> data, const faregate::v1::FirmwareChunkRequest& request) {
+    store_pending_ = false;
+    touch();
+    if (phase_ != Phase::kOpen) return;
+    if (!data) {
+      if (data.error().code == ErrorCode::kInvalidArgument) {
+        violate(Violation::kBadChunkRequest, data.error().message);
+      } else if (data.error().code == ErrorCode::kNotFound) {
+        spdlog::info("{}: chunk of an image no longer offered: {}", who(), data.error().message);
+        send_error("firmware_unavailable", data.error().message);
+      } else {
+        context_.counters.store_errors.fetch_add(1);
+        spdlog::error("{}: cannot read firmware: {}", who(), data.error().describe());
+        send_error("store_error", "the back office could not read the image; retry later");
+      }
+      return;
+    }
+    context_.counters.firmware_chunks.fetch_add(1);
+    context_.counters.firmware_chunk_bytes.fetch_add(data->size());
+    faregate::v1::ServerFrame reply;
+    auto* chunk = reply.mutable_firmware_chunk();
+    chunk->set_image_sha256(request.image_sha256());
+    chunk->set_offset(request.offset());
+    chunk->set_data(std::string(data->begin(), data->end()));
     write(reply, AfterWrite::kContinue);
   }
 
@@ -658,6 +760,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   std::string out_;
   Clock::time_point deadline_{};
   std::optional<std::string> device_id_;  // set by the Hello
+  std::string device_group_;              // from the Hello; empty: no firmware offers
+  std::string device_firmware_;           // the version the Hello reported
+  bool firmware_offered_ = false;         // this session's first ack looked for an offer
   std::optional<std::string> authenticated_device_;  // TLS: the certificate's common name
   // What the validator holds, from its DeviceHealth (then what we pushed it).
   std::optional<std::uint64_t> device_deny_version_;

@@ -21,13 +21,26 @@ struct DenyListChange {
   std::string reason;  // why it was added ("charge_declined", "verification_declined")
 };
 
+// The interface the payments ledger changes. Implementations: MemoryDenyList (tests, tools)
+// and the back office's list pushed to validators (backoffice/billing/push_store_deny_list.h).
 class DenyList {
  public:
+  virtual ~DenyList() = default;
   // Adds or keeps a token; returns true when this changed the list.
-  bool add(const CardToken& token, const std::string& reason);
-  bool remove(const CardToken& token);
-  bool contains(const CardToken& token) const { return entries_.contains(token); }
-  std::size_t size() const { return entries_.size(); }
+  virtual bool add(const CardToken& token, const std::string& reason) = 0;
+  // Returns true when the token was listed (and is not any more).
+  virtual bool remove(const CardToken& token) = 0;
+  virtual bool contains(const CardToken& token) const = 0;
+  virtual std::size_t size() const = 0;
+};
+
+// An in-memory deny list with its own version and change log.
+class MemoryDenyList final : public DenyList {
+ public:
+  bool add(const CardToken& token, const std::string& reason) override;
+  bool remove(const CardToken& token) override;
+  bool contains(const CardToken& token) const override { return entries_.contains(token); }
+  std::size_t size() const override { return entries_.size(); }
   std::uint64_t version() const { return version_; }
   // Changes with version > `since`, oldest first (what a validator at `since` must apply).
   std::vector<DenyListChange> changes_since(std::uint64_t since) const;

@@ -32,6 +32,84 @@ PaymentsLedger::PaymentsLedger(CurrencyCode currency, PaymentsOptions options)
   options_.max_resubmissions = std::max(0, options_.max_resubmissions);
 }
 
+namespace {
+
+// The number in "CHG-12" / "VER-3"; 0 when there is none.
+std::uint64_t reference_number(const std::string& reference) {
+  const auto dash = reference.rfind('-');
+  if (dash == std::string::npos || dash + 1 >= reference.size()) return 0;
+  std::uint64_t n = 0;
+  for (std::size_t i = dash + 1; i < reference.size(); ++i) {
+    const char c = reference[i];
+    if (c < '0' || c > '9' || n > UINT64_MAX / 10 - 9) return 0;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
+}  // namespace
+
+Result<PaymentsLedger> PaymentsLedger::restore(const LedgerSnapshot& snapshot, PaymentsOptions options) {
+  if (snapshot.currency.empty()) return make_error(ErrorCode::kCorrupt, "ledger snapshot without a currency");
+  PaymentsLedger ledger(snapshot.currency, options);
+  std::unordered_set<std::string> references;
+  for (const auto& c : snapshot.charges) {
+    const auto where = "charge " + c.reference + ": ";
+    if (c.reference.empty() || !references.insert(c.reference).second) {
+      return make_error(ErrorCode::kCorrupt, "ledger snapshot: empty or repeated charge reference '" + c.reference + "'");
+    }
+    if (reference_number(c.reference) == 0 || reference_number(c.reference) >= snapshot.next_reference) {
+      return make_error(ErrorCode::kCorrupt, where + "reference not below the reference counter " +
+                                                 std::to_string(snapshot.next_reference));
+    }
+    if (c.token.size() == 0) return make_error(ErrorCode::kCorrupt, where + "no card token");
+    if (c.amount < 0 || c.first_day > c.last_day || c.attempts < 0) {
+      return make_error(ErrorCode::kCorrupt, where + "negative amount or attempts, or days out of order");
+    }
+    // Only a cancelled charge, or an aggregate still collecting, may be at zero.
+    if (c.amount == 0 && c.state != ChargeState::kCancelled && !(c.state == ChargeState::kOpen && c.kind == ChargeKind::kCharge)) {
+      return make_error(ErrorCode::kCorrupt, where + "zero amount in state " + to_string(c.state));
+    }
+  }
+  ledger.charges_ = snapshot.charges;
+  for (std::size_t i = 0; i < ledger.charges_.size(); ++i) ledger.charges_by_token_[ledger.charges_[i].token].push_back(i);
+  for (const auto& d : snapshot.days) {
+    if (d.token.size() == 0) return make_error(ErrorCode::kCorrupt, "ledger snapshot: a card-day without a card token");
+    if (d.charge < -1 || d.charge >= static_cast<std::int64_t>(snapshot.charges.size())) {
+      return make_error(ErrorCode::kCorrupt, "ledger snapshot: card-day " + std::to_string(d.service_day) +
+                                                 " of " + d.token.hex() + " names charge " + std::to_string(d.charge) +
+                                                 " of " + std::to_string(snapshot.charges.size()));
+    }
+    const std::size_t charge = d.charge < 0 ? SIZE_MAX : static_cast<std::size_t>(d.charge);
+    if (!ledger.days_.emplace(std::make_pair(d.token, d.service_day), DayEntry{d.total, charge}).second) {
+      return make_error(ErrorCode::kCorrupt, "ledger snapshot: card-day " + std::to_string(d.service_day) + " of " +
+                                                 d.token.hex() + " listed twice");
+    }
+  }
+  for (const auto& t : snapshot.verified) {
+    if (t.size() == 0) return make_error(ErrorCode::kCorrupt, "ledger snapshot: a verified token that is empty");
+    ledger.verified_.insert(t);
+  }
+  if (snapshot.next_reference == 0) return make_error(ErrorCode::kCorrupt, "ledger snapshot: reference counter 0");
+  ledger.next_reference_ = snapshot.next_reference;
+  return ledger;
+}
+
+LedgerSnapshot PaymentsLedger::snapshot() const {
+  LedgerSnapshot s;
+  s.currency = currency_;
+  s.charges = charges_;
+  s.days.reserve(days_.size());
+  for (const auto& [key, entry] : days_) {
+    s.days.push_back({key.first, key.second, entry.total,
+                      entry.charge == SIZE_MAX ? -1 : static_cast<std::int64_t>(entry.charge)});
+  }
+  s.verified.assign(verified_.begin(), verified_.end());
+  std::sort(s.verified.begin(), s.verified.end());
+  s.next_reference = next_reference_;
+  return s;
+}
+
 std::string PaymentsLedger::next_reference(ChargeKind kind) {
   const char* prefix = kind == ChargeKind::kCharge ? "CHG-" : kind == ChargeKind::kAdjustment ? "ADJ-" : "REF-";
   return prefix + std::to_string(next_reference_++);
@@ -53,12 +131,22 @@ Result<std::size_t> PaymentsLedger::verify_new_tokens(std::span<const CardToken>
   return made;
 }
 
+std::size_t PaymentsLedger::add_charge(Charge charge) {
+  const std::size_t index = charges_.size();
+  charges_by_token_[charge.token].push_back(index);
+  charges_.push_back(std::move(charge));
+  return index;
+}
+
 std::size_t PaymentsLedger::open_aggregate(const CardToken& token, std::int32_t day) {
-  for (std::size_t i = charges_.size(); i-- > 0;) {
-    const Charge& c = charges_[i];
-    if (c.kind == ChargeKind::kCharge && c.state == ChargeState::kOpen && c.token == token &&
-        day >= c.first_day && day < c.first_day + options_.travel_period_days) {
-      return i;
+  // The newest matching aggregate of the token wins.
+  if (auto it = charges_by_token_.find(token); it != charges_by_token_.end()) {
+    for (auto i = it->second.rbegin(); i != it->second.rend(); ++i) {
+      const Charge& c = charges_[*i];
+      if (c.kind == ChargeKind::kCharge && c.state == ChargeState::kOpen && day >= c.first_day &&
+          day < c.first_day + options_.travel_period_days) {
+        return *i;
+      }
     }
   }
   Charge c;
@@ -66,8 +154,7 @@ std::size_t PaymentsLedger::open_aggregate(const CardToken& token, std::int32_t 
   c.kind = ChargeKind::kCharge;
   c.token = token;
   c.first_day = c.last_day = day;
-  charges_.push_back(std::move(c));
-  return charges_.size() - 1;
+  return add_charge(std::move(c));
 }
 
 Result<RecordOutcome> PaymentsLedger::record(const fares::PricingResult& result) {
@@ -78,8 +165,9 @@ Result<RecordOutcome> PaymentsLedger::record(const fares::PricingResult& result)
   RecordOutcome out;
   for (const auto& d : result.days) {
     const auto key = std::make_pair(d.card, d.service_day);
-    auto it = days_.find(key);
-    if (it == days_.end()) {
+    // One search per day: the position found is where a new day goes.
+    auto it = days_.lower_bound(key);
+    if (it == days_.end() || !(it->first == key)) {
       ++out.new_days;
       DayEntry entry{d.total, SIZE_MAX};
       if (d.total > 0) {
@@ -89,7 +177,7 @@ Result<RecordOutcome> PaymentsLedger::record(const fares::PricingResult& result)
         c.first_day = std::min(c.first_day, d.service_day);
         c.last_day = std::max(c.last_day, d.service_day);
       }
-      days_.emplace(key, entry);
+      days_.emplace_hint(it, key, entry);
       continue;
     }
     DayEntry& entry = it->second;
@@ -127,15 +215,16 @@ Result<RecordOutcome> PaymentsLedger::record(const fares::PricingResult& result)
     adj.token = d.card;
     adj.first_day = adj.last_day = d.service_day;
     adj.amount = delta > 0 ? delta : -delta;
-    charges_.push_back(std::move(adj));
+    add_charge(std::move(adj));
     ++out.adjustments;
   }
   return out;
 }
 
 bool PaymentsLedger::has_debt(const CardToken& token) const {
-  return std::any_of(charges_.begin(), charges_.end(),
-                     [&](const Charge& c) { return c.token == token && is_debt(c.state); });
+  auto it = charges_by_token_.find(token);
+  if (it == charges_by_token_.end()) return false;
+  return std::any_of(it->second.begin(), it->second.end(), [&](std::size_t i) { return is_debt(charges_[i].state); });
 }
 
 void PaymentsLedger::send(Charge& c, Acquirer& acquirer, DenyList& deny, std::int64_t now_ms, SubmitOutcome& out) {
@@ -188,8 +277,10 @@ SubmitOutcome PaymentsLedger::submit_due(Acquirer& acquirer, DenyList& deny, std
 }
 
 void PaymentsLedger::rider_paid(const CardToken& token, DenyList& deny) {
-  for (auto& c : charges_) {
-    if (c.token == token && is_debt(c.state)) c.state = ChargeState::kPaidByRider;
+  if (auto it = charges_by_token_.find(token); it != charges_by_token_.end()) {
+    for (std::size_t i : it->second) {
+      if (is_debt(charges_[i].state)) charges_[i].state = ChargeState::kPaidByRider;
+    }
   }
   deny.remove(token);
 }
@@ -222,8 +313,10 @@ SettlementReport PaymentsLedger::match_settlement(std::span<const SettlementReco
 
 std::int64_t PaymentsLedger::outstanding_debt(const CardToken& token) const {
   std::int64_t debt = 0;
-  for (const auto& c : charges_)
-    if (c.token == token && is_debt(c.state)) debt += c.amount;
+  auto it = charges_by_token_.find(token);
+  if (it == charges_by_token_.end()) return 0;
+  for (std::size_t i : it->second)
+    if (is_debt(charges_[i].state)) debt += charges_[i].amount;
   return debt;
 }
 

@@ -17,13 +17,16 @@
 //   the deny list at once;
 // - the acquirer's settlement records are matched against approved charges and refunds.
 //
-// All state is in memory and every call takes the time explicitly; persisting the ledger is the
-// store's job (not written yet). Not thread-safe.
+// All state is in memory and every call takes the time explicitly. snapshot() and restore()
+// give the whole state as plain data, which LedgerStore (ledger_store.h) keeps in SQLite
+// between fare runs. Not thread-safe.
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -95,9 +98,31 @@ struct SettlementReport {
   std::vector<std::string> unsettled;           // approved in the ledger, not in any file yet
 };
 
+// The whole state of a ledger as plain data, for persistence (ledger_store.h).
+struct LedgerDay {
+  CardToken token;
+  std::int32_t service_day = 0;
+  std::int64_t total = 0;          // the day's total already taken into charges
+  std::int64_t charge = -1;        // index into LedgerSnapshot::charges; -1: none (a free day)
+};
+struct LedgerSnapshot {
+  CurrencyCode currency;
+  std::vector<Charge> charges;     // in creation order (a charge's index never changes)
+  std::vector<LedgerDay> days;
+  std::vector<CardToken> verified;  // tokens whose account verification was made
+  std::uint64_t next_reference = 1;
+};
+
 class PaymentsLedger {
  public:
   PaymentsLedger(CurrencyCode currency, PaymentsOptions options);
+
+  // A ledger holding `snapshot` (as snapshot() gave it). Errors: kCorrupt when the snapshot is
+  // not consistent (a day pointing past the charges, a charge without amount or token, a
+  // reference counter behind the references in use): it came from disk, so it is checked.
+  static Result<PaymentsLedger> restore(const LedgerSnapshot& snapshot, PaymentsOptions options);
+  LedgerSnapshot snapshot() const;
+  CurrencyCode currency() const { return currency_; }
 
   // Zero-amount verification of every token not verified before. Declined tokens are denied.
   // Returns the number of verifications made.
@@ -122,6 +147,7 @@ class PaymentsLedger {
   std::int64_t outstanding_debt(const CardToken& token) const;
   // What the ledger holds for a card-day: the total already taken into charges.
   std::optional<std::int64_t> day_total(const CardToken& token, std::int32_t service_day) const;
+  bool verified(const CardToken& token) const { return verified_.contains(token); }
 
  private:
   struct DayEntry {
@@ -133,10 +159,15 @@ class PaymentsLedger {
   std::string next_reference(ChargeKind kind);
   void send(Charge& c, Acquirer& acquirer, DenyList& deny, std::int64_t now_ms, SubmitOutcome& out);
   bool has_debt(const CardToken& token) const;
+  // Appends a charge and indexes it under its token. Returns its index.
+  std::size_t add_charge(Charge charge);
 
   CurrencyCode currency_;
   PaymentsOptions options_;
   std::vector<Charge> charges_;
+  // Every charge's index under its token, ascending: what the per-token questions (the open
+  // aggregate, debt) look at, so that a run stays linear in the number of charges.
+  std::unordered_map<CardToken, std::vector<std::size_t>, fares::CardTokenHash> charges_by_token_;
   std::map<std::pair<CardToken, std::int32_t>, DayEntry> days_;
   std::unordered_set<CardToken, fares::CardTokenHash> verified_;
   std::uint64_t next_reference_ = 1;

@@ -14,6 +14,15 @@ void SimulatedAcquirer::decline_next(const CardToken& token, int count, std::str
 
 void SimulatedAcquirer::allow(const CardToken& token) { rules_.erase(token); }
 
+void SimulatedAcquirer::decline_issuer(std::string iin, std::string code) {
+  declining_issuers_[std::move(iin)] = std::move(code);
+}
+
+void SimulatedAcquirer::learn_card(const CardToken& token, std::string_view pan) {
+  if (pan.size() < 6) return;
+  card_iins_[token] = std::string(pan.substr(0, 6));
+}
+
 Result<AuthResponse> SimulatedAcquirer::do_authorize(const AuthRequest& request) {
   if (unavailable_) return make_error(ErrorCode::kUnavailable, "simulated acquirer is unreachable");
   ++requests_;
@@ -22,6 +31,13 @@ Result<AuthResponse> SimulatedAcquirer::do_authorize(const AuthRequest& request)
     if (it->second.remaining > 0) {
       --it->second.remaining;
       return AuthResponse{false, it->second.code, ""};
+    }
+  }
+  if (request.kind != AuthKind::kRefund) {
+    if (auto card = card_iins_.find(request.token); card != card_iins_.end()) {
+      if (auto issuer = declining_issuers_.find(card->second); issuer != declining_issuers_.end()) {
+        return AuthResponse{false, issuer->second, ""};
+      }
     }
   }
   if (request.kind == AuthKind::kCharge && amount_limit_ > 0 && request.amount > amount_limit_) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -28,6 +29,14 @@ class SimulatedAcquirer final : public Acquirer {
   // The next `count` requests for this token are declined (insufficient funds), then approved.
   void decline_next(const CardToken& token, int count, std::string code = "51");
   void allow(const CardToken& token);
+  // The simulated issuer behind this IIN (the PAN's first six digits) declines every charge and
+  // verification of its cards with `code` ("51", insufficient funds): such cards pass a gate
+  // offline and are declined online. Requires: iin is six digits.
+  void decline_issuer(std::string iin, std::string code = "51");
+  // Tells the acquirer which card a token stands for, as a real acquirer learns it from the
+  // card data of the authorization (the back office opens it from the sealed box). Only the
+  // IIN is kept; the PAN is not stored.
+  void learn_card(const CardToken& token, std::string_view pan);
   // Charges above this amount are declined ("61", exceeds withdrawal limit); 0: no limit.
   void set_amount_limit(std::int64_t amount) { amount_limit_ = amount; }
   // Simulates the acquirer being unreachable: authorize() fails with kUnavailable.
@@ -53,6 +62,8 @@ class SimulatedAcquirer final : public Acquirer {
     std::string code;
   };
   std::unordered_map<CardToken, Rule, fares::CardTokenHash> rules_;
+  std::map<std::string, std::string> declining_issuers_;  // IIN -> response code
+  std::unordered_map<CardToken, std::string, fares::CardTokenHash> card_iins_;
   std::int64_t amount_limit_ = 0;
   bool unavailable_ = false;
   std::vector<SettlementRecord> unsettled_;

@@ -116,7 +116,7 @@ ReconReport reconcile(const ReconInput& in) {
   if (in.ledger != nullptr) {
     std::map<fares::CardToken, std::int64_t> asked, held;
     for (const auto& c : in.ledger->charges()) {
-      r.charges.push_back({c.reference, payments::to_string(c.kind), payments::to_string(c.state), c.token.hex(),
+      if (in.charge_rows) r.charges.push_back({c.reference, payments::to_string(c.kind), payments::to_string(c.state), c.token.hex(),
                            c.authorization_id, c.response_code, c.first_day, c.last_day, c.attempts, c.amount,
                            c.settled});
       if (c.state != payments::ChargeState::kCancelled) {

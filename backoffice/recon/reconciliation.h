@@ -45,6 +45,9 @@ struct ReconInput {
   const payments::PaymentsLedger* ledger = nullptr;            // optional
   const payments::SettlementReport* settlement = nullptr;      // optional
   const payments::DenyList* deny_list = nullptr;               // optional
+  // False: ReconReport::charges is left empty (the checks and totals are the same). A fare run
+  // over a million cards needs the totals, not a million report rows.
+  bool charge_rows = true;
 };
 
 struct DeviceRow {

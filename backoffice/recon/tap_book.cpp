@@ -13,9 +13,19 @@ std::uint32_t TapBook::device_index(const std::string& device_id) {
 
 void TapBook::add(std::span<const faregate::v1::TapRecord> records) {
   for (const auto& r : records) {
-    const std::uint32_t device = device_index(r.device_id());
+    if (!last_.device_known || r.device_id() != last_.device_id) {
+      last_.device = device_index(r.device_id());
+      last_.device_id = r.device_id();
+      last_.device_known = true;
+      last_.count = nullptr;
+    }
+    const std::uint32_t device = last_.device;
     const std::int32_t day = clock_.service_day(r.tap_time_utc_ms(), service_day_start_s_);
-    DeviceDayCount& count = counts_[{device, day}];
+    if (last_.count == nullptr || day != last_.day) {
+      last_.count = &counts_[{device, day}];
+      last_.day = day;
+    }
+    DeviceDayCount& count = *last_.count;
     ++count.received;
     if (r.decision() != faregate::v1::DECISION_ACCEPT) {
       ++count.denied;
@@ -29,9 +39,19 @@ void TapBook::add(std::span<const faregate::v1::TapRecord> records) {
     fares::Tap tap;
     tap.card = *card;
     tap.utc_ms = r.tap_time_utc_ms();
-    tap.stop = policy_.stop_index(r.stop_id());
-    if (tap.stop == fares::kNone) tap.stop = fares::kUnknown;
-    tap.route = policy_.route_index(r.route_id());
+    if (!last_.stop_known || r.stop_id() != last_.stop_id) {
+      last_.stop = policy_.stop_index(r.stop_id());
+      if (last_.stop == fares::kNone) last_.stop = fares::kUnknown;
+      last_.stop_id = r.stop_id();
+      last_.stop_known = true;
+    }
+    tap.stop = last_.stop;
+    if (!last_.route_known || r.route_id() != last_.route_id) {
+      last_.route = policy_.route_index(r.route_id());
+      last_.route_id = r.route_id();
+      last_.route_known = true;
+    }
+    tap.route = last_.route;
     switch (r.role()) {
       case faregate::v1::VALIDATOR_ROLE_ENTRY: tap.role = fares::TapRole::kEntry; break;
       case faregate::v1::VALIDATOR_ROLE_EXIT: tap.role = fares::TapRole::kExit; break;

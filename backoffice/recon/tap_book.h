@@ -28,6 +28,8 @@ class TapBook {
   // Adds records of one device (any order). Records without a usable card token are counted,
   // never priced.
   void add(std::span<const faregate::v1::TapRecord> records);
+  // Room for `taps` priced taps, when the caller knows how many are coming.
+  void reserve(std::size_t taps) { taps_.reserve(taps); }
 
   const std::vector<fares::Tap>& taps() const { return taps_; }
   const std::vector<std::string>& device_ids() const { return device_ids_; }
@@ -43,6 +45,16 @@ class TapBook {
   std::vector<std::string> device_ids_;
   std::map<std::string, std::uint32_t> device_index_;
   std::map<std::pair<std::uint32_t, std::int32_t>, DeviceDayCount> counts_;
+  // The last lookups: consecutive records nearly always share the device, the service day, the
+  // stop and the route, so add() does not hash or search for them per record.
+  struct Last {
+    std::string device_id, stop_id, route_id;
+    std::uint32_t device = 0;
+    std::int32_t day = 0;
+    DeviceDayCount* count = nullptr;  // of (device, day); map nodes never move
+    fares::Index stop = fares::kNone, route = fares::kNone;
+    bool device_known = false, stop_known = false, route_known = false;
+  } last_;
 };
 
 }  // namespace faregate::recon

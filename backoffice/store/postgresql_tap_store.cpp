@@ -1,26 +1,32 @@
 #include "backoffice/store/postgresql_tap_store.h"
 
-#include <libpq-fe.h>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
-#include <climits>
 #include <cstdio>
-#include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "backoffice/postgres/pg_connection.h"
 #include "backoffice/store/tap_record_bytes.h"
 
 namespace faregate::store {
 
 namespace v1 = faregate::v1;
 using detail::kMaxSeq;
+using postgres::append_be;
+using postgres::kBoolOid;
+using postgres::kByteaOid;
+using postgres::kInt4Oid;
+using postgres::kInt8ArrayOid;
+using postgres::kInt8Oid;
+using postgres::kTextOid;
+using postgres::Params;
+using postgres::Transaction;
 
 namespace {
 
@@ -32,14 +38,6 @@ constexpr std::string_view kApplication = "faregate-tap-store";
 constexpr std::int32_t kLockClass = 0x46475453;
 constexpr std::int32_t kLockSchema = 1;
 constexpr std::int32_t kLockPartitions = 2;
-
-// Type OIDs from PostgreSQL's pg_type.dat; they are part of the wire protocol and never change.
-constexpr Oid kBoolOid = 16;
-constexpr Oid kByteaOid = 17;
-constexpr Oid kInt8Oid = 20;
-constexpr Oid kInt4Oid = 23;
-constexpr Oid kTextOid = 25;
-constexpr Oid kInt8ArrayOid = 1016;
 
 // Tap times are clamped into [1970, 9999] before they are turned into a date: a validator with a
 // broken clock must not be able to make its batch fail forever (PostgreSQL refuses timestamps
@@ -113,207 +111,6 @@ CREATE TABLE conflicts (
 constexpr std::int64_t kSchemaVersion = static_cast<std::int64_t>(kMigrations.size());
 constexpr std::string_view kOurTables = "'store_meta', 'devices', 'tap_keys', 'taps', 'conflicts'";
 
-// ---------------------------------------------------------------------------------------------
-// libpq plumbing: RAII owners, binary parameters and results, error mapping.
-
-struct ConnCloser {
-  void operator()(PGconn* conn) const noexcept { PQfinish(conn); }
-};
-using ConnHandle = std::unique_ptr<PGconn, ConnCloser>;
-
-struct ResultClearer {
-  void operator()(PGresult* result) const noexcept { PQclear(result); }
-};
-using ResultHandle = std::unique_ptr<PGresult, ResultClearer>;
-
-void append_be(std::string& out, std::uint64_t value, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
-}
-
-std::uint64_t read_be(const char* data, int bytes) {
-  std::uint64_t value = 0;
-  for (int i = 0; i < bytes; ++i) value = (value << 8) | static_cast<unsigned char>(data[i]);
-  return value;
-}
-
-std::string trimmed(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  return std::string(text);
-}
-
-std::string connection_message(PGconn* conn) {
-  if (conn == nullptr) return "out of memory";
-  return trimmed(PQerrorMessage(conn));
-}
-
-ErrorCode code_for_sqlstate(std::string_view state) {
-  if (state.size() != 5) return ErrorCode::kIo;
-  const std::string_view klass = state.substr(0, 2);
-  // Connection exceptions, operator intervention (shutdown, crash, cancel), serialization
-  // failures and deadlocks, lock timeouts: nothing was stored and trying again later may work.
-  if (klass == "08" || klass == "57" || klass == "40" || state == "55P03") {
-    return ErrorCode::kUnavailable;
-  }
-  if (klass == "53") return ErrorCode::kIo;  // insufficient resources: disk full, out of memory
-  if (state == "XX001" || state == "XX002") return ErrorCode::kCorrupt;
-  if (state == "42P01" || state == "42703") return ErrorCode::kCorrupt;  // our tables were altered
-  if (state == "42501") return ErrorCode::kIo;                           // permission denied
-  if (klass == "42") return ErrorCode::kInternal;                        // a malformed statement
-  if (klass == "22") return ErrorCode::kInvalidArgument;
-  return ErrorCode::kIo;
-}
-
-Error pg_error(PGconn* conn, const PGresult* result, std::string_view doing) {
-  std::string message(doing);
-  message += ": ";
-  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  const char* primary =
-      result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  ErrorCode code = ErrorCode::kIo;
-  if (primary != nullptr) {
-    message += primary;
-  } else {
-    message += connection_message(conn);
-  }
-  if (state != nullptr) {
-    message += " (SQLSTATE ";
-    message += state;
-    message += ")";
-    code = code_for_sqlstate(state);
-  }
-  if (PQstatus(conn) != CONNECTION_OK) code = ErrorCode::kUnavailable;
-  return Error{code, std::move(message)};
-}
-
-// Parameters sent in binary format with their types, so nothing is quoted or parsed as text.
-class Params {
- public:
-  Params& int8(std::int64_t value) {
-    std::string bytes;
-    append_be(bytes, static_cast<std::uint64_t>(value), 8);
-    return owned(kInt8Oid, std::move(bytes));
-  }
-  Params& int4(std::int32_t value) {
-    std::string bytes;
-    append_be(bytes, static_cast<std::uint32_t>(value), 4);
-    return owned(kInt4Oid, std::move(bytes));
-  }
-  Params& boolean(bool value) { return owned(kBoolOid, std::string(1, value ? '\1' : '\0')); }
-  // A one-dimensional bigint[] without NULLs.
-  Params& int8_array(std::span<const std::int64_t> values) {
-    std::string bytes;
-    append_be(bytes, 1, 4);         // dimensions
-    append_be(bytes, 0, 4);         // flags: no NULLs
-    append_be(bytes, kInt8Oid, 4);  // element type
-    append_be(bytes, values.size(), 4);
-    append_be(bytes, 1, 4);  // lower bound
-    for (const std::int64_t value : values) {
-      append_be(bytes, 8, 4);
-      append_be(bytes, static_cast<std::uint64_t>(value), 8);
-    }
-    return owned(kInt8ArrayOid, std::move(bytes));
-  }
-  // Views: the caller keeps the bytes alive until the statement ran.
-  Params& text(std::string_view value) { return viewed(kTextOid, value); }
-  Params& bytea(std::string_view value) { return viewed(kByteaOid, value); }
-
-  std::size_t size() const { return values_.size(); }
-
-  // Arrays for PQexecParams, valid while this object is unchanged.
-  struct Arrays {
-    std::vector<Oid> types;
-    std::vector<const char*> values;
-    std::vector<int> lengths;
-    std::vector<int> formats;
-  };
-  Arrays arrays() const {
-    Arrays arrays;
-    for (const auto& value : values_) {
-      const std::string_view bytes = value.uses_owned ? std::string_view(value.owned) : value.view;
-      arrays.types.push_back(value.type);
-      // libpq reads a null pointer as SQL NULL: an empty value must still point somewhere.
-      arrays.values.push_back(bytes.data() != nullptr ? bytes.data() : "");
-      arrays.lengths.push_back(static_cast<int>(bytes.size()));
-      arrays.formats.push_back(1);
-    }
-    return arrays;
-  }
-
-  bool fits() const {
-    return std::all_of(values_.begin(), values_.end(), [](const Value& value) {
-      return (value.uses_owned ? value.owned.size() : value.view.size()) <=
-             static_cast<std::size_t>(INT_MAX);
-    });
-  }
-
- private:
-  struct Value {
-    Oid type = 0;
-    bool uses_owned = false;
-    std::string owned;
-    std::string_view view;
-  };
-  Params& owned(Oid type, std::string bytes) {
-    values_.push_back(Value{type, true, std::move(bytes), {}});
-    return *this;
-  }
-  Params& viewed(Oid type, std::string_view bytes) {
-    values_.push_back(Value{type, false, {}, bytes});
-    return *this;
-  }
-  std::vector<Value> values_;
-};
-
-// The rows of one statement, in binary format. Callers check the column types once with
-// expect(); the accessors then read them without further checks on the server's data.
-class Rows {
- public:
-  explicit Rows(ResultHandle result) : result_(std::move(result)) {}
-
-  int size() const { return PQntuples(result_.get()); }
-
-  Status expect(std::initializer_list<Oid> types, std::string_view doing) const {
-    const int columns = PQnfields(result_.get());
-    bool ok = columns == static_cast<int>(types.size());
-    int column = 0;
-    for (const Oid type : types) {
-      if (!ok) break;
-      ok = PQftype(result_.get(), column) == type && PQfformat(result_.get(), column) == 1;
-      ++column;
-    }
-    if (!ok) {
-      return make_error(ErrorCode::kInternal,
-                        std::string(doing) + ": the server answered with unexpected columns");
-    }
-    return {};
-  }
-
-  bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
-  std::string_view bytes(int row, int column) const {
-    if (is_null(row, column)) return {};
-    return {PQgetvalue(result_.get(), row, column),
-            static_cast<std::size_t>(PQgetlength(result_.get(), row, column))};
-  }
-  // NULL (and, defensively, a value of the wrong width) reads as 0 / false.
-  std::int64_t int8(int row, int column) const {
-    return static_cast<std::int64_t>(fixed(row, column, 8));
-  }
-  std::int32_t int4(int row, int column) const {
-    return static_cast<std::int32_t>(fixed(row, column, 4));
-  }
-  bool boolean(int row, int column) const { return fixed(row, column, 1) != 0; }
-
- private:
-  std::uint64_t fixed(int row, int column, int width) const {
-    const std::string_view value = bytes(row, column);
-    if (value.size() != static_cast<std::size_t>(width)) return 0;
-    return read_be(value.data(), width);
-  }
-  ResultHandle result_;
-};
-
-void ignore_notice(void*, const char*) {}
-
 // The encoding of a service day as PostgreSQL prints it ("2026-01-31"), checked before it is
 // used in the name and bounds of a partition (DDL takes no parameters).
 std::optional<std::chrono::year_month_day> parse_day(std::string_view text) {
@@ -343,127 +140,29 @@ std::string format_day(const std::chrono::year_month_day& date, bool compact) {
   return std::string(buffer, static_cast<std::size_t>(std::max(written, 0)));
 }
 
-// COPY ... (FORMAT binary) framing: signature, flags, header extension length.
-constexpr std::string_view kCopySignature{"PGCOPY\n\377\r\n\0", 11};
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 
 struct PostgresqlTapStore::Impl {
-  ConnHandle conn;
+  // Set by open(); always present afterwards.
+  std::optional<postgres::Connection> db;
   PostgresqlTapStoreOptions options;
   ServiceDayRule rule;
   // Service days whose partition is known to exist ("2026-01-31").
   std::set<std::string> partitions;
-  // Statements that succeeded on this connection: tells whether a failed call reached the server.
-  std::uint64_t successes = 0;
 
   // --- statements ---
 
-  Result<Rows> query(std::string_view sql, const Params& params, std::string_view doing) {
-    if (!params.fits()) {
-      return make_error(ErrorCode::kInvalidArgument, std::string(doing) + ": value too large");
-    }
-    const std::string text(sql);
-    const auto arrays = params.arrays();
-    ResultHandle result(PQexecParams(conn.get(), text.c_str(), static_cast<int>(params.size()),
-                                     arrays.types.data(), arrays.values.data(),
-                                     arrays.lengths.data(), arrays.formats.data(),
-                                     /*resultFormat=*/1));
-    const auto status = result != nullptr ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-      return std::unexpected(pg_error(conn.get(), result.get(), doing));
-    }
-    ++successes;
-    return Rows(std::move(result));
+  Result<postgres::Rows> query(std::string_view sql, const Params& params,
+                               std::string_view doing) {
+    return db->query(sql, params, doing);
   }
-
-  // Runs SQL text without parameters (several statements allowed), returning no rows.
-  Status command(std::string_view sql, std::string_view doing) {
-    const std::string text(sql);
-    ResultHandle result(PQexec(conn.get(), text.c_str()));
-    const auto status = result != nullptr ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      return std::unexpected(pg_error(conn.get(), result.get(), doing));
-    }
-    ++successes;
-    return {};
-  }
-
-  // Sends `data` (COPY binary format) to a COPY ... FROM STDIN statement.
-  Status copy_in(std::string_view sql, std::string_view data, std::string_view doing) {
-    const std::string text(sql);
-    ResultHandle start(PQexec(conn.get(), text.c_str()));
-    if (start == nullptr || PQresultStatus(start.get()) != PGRES_COPY_IN) {
-      return std::unexpected(pg_error(conn.get(), start.get(), doing));
-    }
-    constexpr std::size_t kChunk = 1 << 20;
-    bool sent = true;
-    for (std::size_t at = 0; at < data.size() && sent; at += kChunk) {
-      const std::size_t length = std::min(kChunk, data.size() - at);
-      sent = PQputCopyData(conn.get(), data.data() + at, static_cast<int>(length)) == 1;
-    }
-    // Ending the COPY with an error message makes the server abandon it; either way the final
-    // result below tells what happened.
-    if (PQputCopyEnd(conn.get(), sent ? nullptr : "client failed to send COPY data") != 1) {
-      return std::unexpected(pg_error(conn.get(), nullptr, doing));
-    }
-    Status status;
-    while (ResultHandle result{PQgetResult(conn.get())}) {
-      if (PQresultStatus(result.get()) != PGRES_COMMAND_OK && status) {
-        status = std::unexpected(pg_error(conn.get(), result.get(), doing));
-      }
-    }
-    if (status) ++successes;
-    return status;
-  }
-
-  // --- transactions ---
-
-  // Rolls back unless committed, so that every early return leaves nothing of the work behind.
-  class Transaction {
-   public:
-    static Result<Transaction> begin(Impl& impl) {
-      if (auto s = impl.command("BEGIN", "starting a transaction"); !s) {
-        return std::unexpected(s.error());
-      }
-      return Transaction(impl);
-    }
-    Transaction(Transaction&& other) noexcept : impl_(std::exchange(other.impl_, nullptr)) {}
-    Transaction& operator=(Transaction&&) = delete;
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
-    ~Transaction() {
-      if (impl_ != nullptr && PQstatus(impl_->conn.get()) == CONNECTION_OK) {
-        ResultHandle ignored(PQexec(impl_->conn.get(), "ROLLBACK"));
-      }
-    }
-
-    // Returns only once the server reported the commit done.
-    Status commit() {
-      Impl* impl = std::exchange(impl_, nullptr);
-      ResultHandle result(PQexec(impl->conn.get(), "COMMIT"));
-      if (result == nullptr || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-        return std::unexpected(pg_error(impl->conn.get(), result.get(), "committing"));
-      }
-      // COMMIT of a transaction that failed earlier "succeeds" as a ROLLBACK.
-      if (std::string_view(PQcmdStatus(result.get())) != "COMMIT") {
-        return make_error(ErrorCode::kIo, "committing: the server rolled the transaction back");
-      }
-      ++impl->successes;
-      return {};
-    }
-
-   private:
-    explicit Transaction(Impl& impl) : impl_(&impl) {}
-    Impl* impl_;
-  };
+  Status command(std::string_view sql, std::string_view doing) { return db->command(sql, doing); }
 
   // --- session ---
 
   Status setup_session() {
-    PQsetNoticeProcessor(conn.get(), ignore_notice, nullptr);
     const std::string settings =
         "SET lock_timeout = '" + std::to_string(options.lock_timeout.count()) + "ms'";
     if (auto s = command(settings, "configuring the session"); !s) return s;
@@ -479,19 +178,7 @@ struct PostgresqlTapStore::Impl {
   // A usable connection with no transaction open: reconnects (and sets the session up again)
   // after the server went away.
   Status ready() {
-    if (PQstatus(conn.get()) != CONNECTION_OK) {
-      PQreset(conn.get());
-      if (PQstatus(conn.get()) != CONNECTION_OK) {
-        return make_error(ErrorCode::kUnavailable,
-                          "reconnecting to PostgreSQL: " + connection_message(conn.get()));
-      }
-      if (auto s = setup_session(); !s) return s;
-    }
-    const auto state = PQtransactionStatus(conn.get());
-    if (state == PQTRANS_INTRANS || state == PQTRANS_INERROR) {
-      return command("ROLLBACK", "ending a transaction left open");
-    }
-    return {};
+    return db->ready([this] { return setup_session(); });
   }
 
   // Runs one store operation. If the connection turns out to be dead at its very first
@@ -500,9 +187,9 @@ struct PostgresqlTapStore::Impl {
   template <typename Op>
   auto run(Op&& op) -> decltype(op()) {
     if (auto s = ready(); !s) return std::unexpected(s.error());
-    const std::uint64_t before = successes;
+    const std::uint64_t before = db->successes();
     auto result = op();
-    if (!result && successes == before && PQstatus(conn.get()) != CONNECTION_OK) {
+    if (!result && db->successes() == before && !db->ok()) {
       if (auto s = ready(); !s) return std::unexpected(s.error());
       result = op();
     }
@@ -599,7 +286,7 @@ struct PostgresqlTapStore::Impl {
       if (auto s = check_time_zone(wanted->time_zone); !s) return std::unexpected(s.error());
     }
 
-    auto tx = Transaction::begin(*this);
+    auto tx = Transaction::begin(*db);
     if (!tx) return std::unexpected(tx.error());
     auto locked = query("SELECT pg_advisory_xact_lock($1, $2)",
                         Params().int4(kLockClass).int4(kLockSchema), "locking the schema");
@@ -647,7 +334,7 @@ struct PostgresqlTapStore::Impl {
                             " PARTITION OF taps FOR VALUES FROM ('" + format_day(*day, false) +
                             "') TO ('" + format_day(next, false) + "')";
     const std::string doing = "creating the partition of service day " + day_text;
-    auto tx = Transaction::begin(*this);
+    auto tx = Transaction::begin(*db);
     if (!tx) return std::unexpected(tx.error());
     // Two nodes creating the same partition at once would otherwise collide in the catalog.
     auto locked = query("SELECT pg_advisory_xact_lock($1, $2)",
@@ -688,9 +375,7 @@ struct PostgresqlTapStore::Impl {
 
   static std::string copy_data(std::span<const v1::TapRecord> taps,
                                const std::vector<std::string>& records) {
-    std::string data(kCopySignature);
-    append_be(data, 0, 4);  // flags
-    append_be(data, 0, 4);  // header extension length
+    std::string data = postgres::copy_binary_header();
     for (std::size_t i = 0; i < taps.size(); ++i) {
       const auto& tap = taps[i];
       append_be(data, 5, 2);
@@ -713,7 +398,7 @@ struct PostgresqlTapStore::Impl {
                                    const std::vector<std::string>& records) {
     if (auto s = ensure_partitions(taps); !s) return std::unexpected(s.error());
 
-    auto tx = Transaction::begin(*this);
+    auto tx = Transaction::begin(*db);
     if (!tx) return std::unexpected(tx.error());
 
     // The device row, locked until commit: batches of one device serialize on it, whichever
@@ -736,7 +421,7 @@ struct PostgresqlTapStore::Impl {
         return make_error(ErrorCode::kInvalidArgument, "a tap record is too large");
       }
     }
-    if (auto s = copy_in("COPY pg_temp.faregate_staging"
+    if (auto s = db->copy_in("COPY pg_temp.faregate_staging"
                          " (ord, seq, tap_time_utc_ms, card_token, record)"
                          " FROM STDIN (FORMAT binary)",
                          copy_data(taps, records), "copying the batch to the staging table");
@@ -879,38 +564,15 @@ Result<std::unique_ptr<PostgresqlTapStore>> PostgresqlTapStore::open(
   if (options.lock_timeout < std::chrono::milliseconds(1)) {
     return make_error(ErrorCode::kInvalidArgument, "lock_timeout must be at least 1 ms");
   }
-  const std::string text(conninfo);
-  {
-    // Checked first so that a typo is reported as such, not as a failure to connect. The
-    // message is libpq's, which names the offending part but never echoes the whole string.
-    char* parse_error = nullptr;
-    PQconninfoOption* parsed = PQconninfoParse(text.c_str(), &parse_error);
-    if (parsed == nullptr) {
-      std::string message = parse_error != nullptr ? trimmed(parse_error) : "out of memory";
-      PQfreemem(parse_error);
-      return make_error(ErrorCode::kInvalidArgument,
-                        "malformed PostgreSQL connection string: " + message);
-    }
-    PQconninfoFree(parsed);
-  }
-
-  // Defaults first: whatever the connection string itself says overrides them.
-  const std::string connect_timeout =
-      std::to_string(std::max<std::int64_t>(options.connect_timeout.count(), 1));
-  const std::array<const char*, 4> keywords = {"connect_timeout", "application_name", "dbname",
-                                               nullptr};
-  const std::array<const char*, 4> values = {connect_timeout.c_str(), "faregate-backoffice",
-                                             text.c_str(), nullptr};
   auto impl = std::make_unique<Impl>();
-  impl->conn.reset(PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/1));
-  if (impl->conn == nullptr || PQstatus(impl->conn.get()) != CONNECTION_OK) {
-    return make_error(ErrorCode::kUnavailable,
-                      "connecting to PostgreSQL: " + connection_message(impl->conn.get()));
-  }
+  auto db = postgres::Connection::open(conninfo, options.connect_timeout.count(),
+                                       "faregate-backoffice");
+  if (!db) return std::unexpected(db.error());
+  impl->db.emplace(std::move(*db));
   impl->options = std::move(options);
   const std::string context = std::string("opening tap store in database ") +
-                              PQdb(impl->conn.get()) + " on " + PQhost(impl->conn.get()) + ":" +
-                              PQport(impl->conn.get());
+                              PQdb(impl->db->get()) + " on " + PQhost(impl->db->get()) + ":" +
+                              PQport(impl->db->get());
   if (auto s = impl->setup_session(); !s) return with_context(s.error(), context);
   auto rule = impl->prepare_schema(impl->options.service_day_rule);
   if (!rule) return with_context(rule.error(), context);

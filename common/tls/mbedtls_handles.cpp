@@ -102,6 +102,15 @@ std::string common_name_of(const mbedtls_x509_crt& crt) {
   return {};
 }
 
+std::string organizational_unit_of(const mbedtls_x509_crt& crt) {
+  for (const mbedtls_x509_name* name = &crt.subject; name != nullptr; name = name->next) {
+    if (name->oid.p != nullptr && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_ORG_UNIT, &name->oid) == 0) {
+      return std::string(reinterpret_cast<const char*>(name->val.p), name->val.len);
+    }
+  }
+  return {};
+}
+
 std::string serial_hex_of(const mbedtls_x509_crt& crt) {
   return to_hex(ByteView(crt.serial.p, crt.serial.len));
 }

@@ -63,6 +63,9 @@ class Certificate {
 
 // The common name of a parsed certificate (empty when it has none); for verify callbacks.
 std::string common_name_of(const mbedtls_x509_crt& crt);
+// The subject's first organizational unit (OU), empty when it has none. Faregate uses it as a
+// role marker (tls_context.h, kTechnicianUnit).
+std::string organizational_unit_of(const mbedtls_x509_crt& crt);
 std::string serial_hex_of(const mbedtls_x509_crt& crt);
 
 // A certificate revocation list (PEM "X509 CRL" or DER), possibly several concatenated.

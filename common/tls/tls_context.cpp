@@ -78,9 +78,21 @@ Status check_revocation_list(const RevocationList& list, const Certificate& ca) 
 }
 
 // Server side: a client certificate whose common name cannot be a device id is refused during
-// the handshake, so that no session ever runs under an unusable identity.
+// the handshake, so that no session ever runs under an unusable identity. A technician's
+// certificate (same operator CA, also clientAuth) is refused here: it must not upload taps.
 int verify_device_certificate(void*, mbedtls_x509_crt* crt, int depth, std::uint32_t* flags) {
-  if (depth == 0 && !is_valid_device_id(common_name_of(*crt))) {
+  if (depth == 0 && (!is_valid_device_id(common_name_of(*crt)) ||
+                     organizational_unit_of(*crt) == kTechnicianUnit)) {
+    *flags |= MBEDTLS_X509_BADCERT_OTHER;
+  }
+  return 0;
+}
+
+// The maintenance port: only certificates carrying the technician role marker. A device's or the
+// back office's certificate from the same CA fails the handshake.
+int verify_technician_certificate(void*, mbedtls_x509_crt* crt, int depth, std::uint32_t* flags) {
+  if (depth == 0 && (!is_valid_device_id(common_name_of(*crt)) ||
+                     organizational_unit_of(*crt) != kTechnicianUnit)) {
     *flags |= MBEDTLS_X509_BADCERT_OTHER;
   }
   return 0;
@@ -188,7 +200,7 @@ ServerContext::ServerContext(std::unique_ptr<State> state) : state_(std::move(st
 ServerContext::~ServerContext() = default;
 
 Result<std::shared_ptr<const ServerContext>> ServerContext::create(
-    const ServerPem& pem, std::unique_ptr<crypto::Drbg> drbg) {
+    const ServerPem& pem, std::unique_ptr<crypto::Drbg> drbg, ClientRole accepts) {
   auto certificate = parse_certificate(pem.certificate, "server certificate");
   if (!certificate) return std::unexpected(certificate.error());
   if (pem.private_key.empty()) {
@@ -223,7 +235,10 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(
     return make_error(ErrorCode::kCrypto, "TLS server defaults: " + mbedtls_error_text(rc));
   }
   common_settings(conf, *state->drbg);
-  mbedtls_ssl_conf_verify(&conf, &verify_device_certificate, nullptr);
+  mbedtls_ssl_conf_verify(&conf,
+                          accepts == ClientRole::kTechnician ? &verify_technician_certificate
+                                                             : &verify_device_certificate,
+                          nullptr);
   mbedtls_ssl_conf_ca_chain(&conf, state->client_ca.get(),
                             state->revocations ? state->revocations->get() : nullptr);
   if (int rc = mbedtls_ssl_conf_own_cert(&conf, state->certificate.get(), state->key.get());
@@ -234,10 +249,10 @@ Result<std::shared_ptr<const ServerContext>> ServerContext::create(
 }
 
 Result<std::shared_ptr<const ServerContext>> ServerContext::load(
-    const ServerFiles& files, std::unique_ptr<crypto::Drbg> drbg) {
+    const ServerFiles& files, std::unique_ptr<crypto::Drbg> drbg, ClientRole accepts) {
   auto pem = read_server_files(files);
   if (!pem) return std::unexpected(pem.error());
-  auto context = create(*pem, std::move(drbg));
+  auto context = create(*pem, std::move(drbg), accepts);
   std::fill(pem->private_key.begin(), pem->private_key.end(), '\0');
   if (!context) {
     return with_context(context.error(), "TLS server credentials (" + files.certificate.string() +

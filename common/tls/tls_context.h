@@ -33,6 +33,20 @@ namespace faregate::tls {
 inline constexpr std::string_view kDefaultServerName = "faregate-backoffice";
 // Device ids are short names ("gate-12-north"), as in the sync protocol's Hello.
 inline constexpr std::size_t kMaxDeviceIdBytes = 128;
+// Role marker (subject OU) of a technician's client certificate (faregate-keys issue-technician):
+// the only certificates a validator's maintenance port accepts, and ones the back office refuses.
+inline constexpr std::string_view kTechnicianUnit = "faregate-technician";
+// The name (subjectAltName) in every validator's maintenance-port certificate (faregate-keys
+// issue-maintenance); faregate-flash expects it, so a back-office certificate cannot stand in.
+inline constexpr std::string_view kMaintenanceServerName = "faregate-maintenance";
+inline constexpr std::string_view kMaintenanceCertificateFile = "maintenance.crt";
+inline constexpr std::string_view kMaintenanceKeyFile = "maintenance.key";
+
+// Whose client certificates a ServerContext accepts.
+enum class ClientRole {
+  kDevice,      // validators syncing with the back office: no role marker, CN a device id
+  kTechnician,  // technicians at a validator's maintenance port: OU = kTechnicianUnit
+};
 
 // 1 to 128 characters from [A-Za-z0-9._:-], the first a letter or digit: safe as a certificate common name (no character
 // that X.509 name strings escape), a file name and a log field.
@@ -91,10 +105,14 @@ class ServerContext {
   // the revocation list is signed by that CA and has not expired. `drbg`: the generator for
   // handshakes; null seeds one from system entropy. Errors: kInvalidArgument (bad or mismatched
   // credentials, with the file named when loading), kNotFound/kIo (files), kCrypto.
+  // `accepts`: whose client certificates the handshake lets through (others fail it as
+  // "bad_certificate").
   static Result<std::shared_ptr<const ServerContext>> create(
-      const ServerPem& pem, std::unique_ptr<crypto::Drbg> drbg = nullptr);
+      const ServerPem& pem, std::unique_ptr<crypto::Drbg> drbg = nullptr,
+      ClientRole accepts = ClientRole::kDevice);
   static Result<std::shared_ptr<const ServerContext>> load(
-      const ServerFiles& files, std::unique_ptr<crypto::Drbg> drbg = nullptr);
+      const ServerFiles& files, std::unique_ptr<crypto::Drbg> drbg = nullptr,
+      ClientRole accepts = ClientRole::kDevice);
 
   ~ServerContext();
   ServerContext(const ServerContext&) = delete;

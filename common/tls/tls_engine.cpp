@@ -189,7 +189,7 @@ std::optional<PeerIdentity> Engine::peer() const {
   if (!impl_->handshake_done) return std::nullopt;
   const mbedtls_x509_crt* crt = mbedtls_ssl_get_peer_cert(&impl_->ssl);
   if (crt == nullptr) return std::nullopt;
-  return PeerIdentity{common_name_of(*crt), serial_hex_of(*crt)};
+  return PeerIdentity{common_name_of(*crt), serial_hex_of(*crt), organizational_unit_of(*crt)};
 }
 
 std::uint32_t Engine::verify_flags() const { return mbedtls_ssl_get_verify_result(&impl_->ssl); }

@@ -45,6 +45,7 @@ HandshakeFailure classify_handshake_failure(int mbedtls_code, std::uint32_t veri
 struct PeerIdentity {
   std::string common_name;  // the device id on the server side, the server name on the client
   std::string serial_hex;   // for logs and for revocation
+  std::string organizational_unit;  // the role marker, e.g. kTechnicianUnit; empty for devices
 };
 
 class Engine {

@@ -1,9 +1,12 @@
 // faregate-validator: the program that runs at a gate. Two threads do the work: the card thread
 // polls the reader and runs each tap through the TapPipeline (journaled before the gate opens);
-// the sync thread sends the journal to the back office every interval. The main thread waits for
-// SIGINT/SIGTERM and stops both cleanly.
+// the sync thread sends the journal to the back office every interval and, when started by
+// faregate-boot, installs firmware offered over the air. The main thread waits for SIGINT/SIGTERM
+// and stops both cleanly; after an over-the-air install the card thread, between two taps, asks
+// it to stop and the validator exits with code 75 so that faregate-boot starts the new image.
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -11,6 +14,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -20,9 +24,13 @@
 #include "firmware/app/reader_factory.h"
 #include "firmware/app/validator_config.h"
 #include "firmware/journal/journal.h"
+#include "firmware/maintenance/maintenance_server.h"
+#include "firmware/sync/firmware_download.h"
 #include "firmware/sync/sync_agent.h"
 #include "firmware/tap/tap_pipeline.h"
+#include "firmware/update/boot/build_key.h"
 #include "firmware/update/health.h"
+#include "firmware/update/quiet_restart.h"
 #include "hal/linux/file_key_store.h"
 #include "hal/linux/system_clock.h"
 #include "hal/sim/sim_gate.h"
@@ -58,9 +66,17 @@ class StopSignal {
 };
 
 void card_loop(tap::TapPipeline& pipeline, hal::NfcReader& reader, StopSignal& stop,
-               std::atomic<bool>& reader_ok) {
+               std::atomic<bool>& reader_ok, update::QuietRestart& restart) {
   using namespace std::chrono_literals;
   while (!stop.requested()) {
+    // Between taps: the only moment a restart for new firmware may happen.
+    if (auto reason = restart.take_if_quiet()) {
+      spdlog::info("restarting into the new firmware ({}): no tap in progress", *reason);
+      ::kill(::getpid(), SIGUSR1);  // collected by the main thread's sigwait
+      return;
+    }
+    update::QuietRestart::TapScope tap(restart);
+    if (!tap.ok()) return;
     auto outcome = pipeline.poll(200ms);
     if (!outcome && outcome.error().code == ErrorCode::kCardRemoved) {
       // The rider pulled the card away too early: nothing was journaled, they tap again.
@@ -122,7 +138,9 @@ int main(int argc, char** argv) {
                "      --stop-id central --role entry --backoffice 10.0.0.5:7450\n"
                "  (mutual TLS with the credentials in DATA_DIR/tls from faregate-keys issue-device;\n"
                "   --insecure-dev syncs over plain TCP in development)\n\n"
-               "Exit codes: 0 clean shutdown, 1 bad configuration or start-up failure."};
+               "Exit codes: 0 clean shutdown, 1 bad configuration or start-up failure, 75 restart\n"
+               "wanted: firmware installed over the air waits for its trial boot (faregate-boot\n"
+               "starts it)."};
   app::add_validator_flags(cli, config);
   try {
     cli.parse(argc, argv);
@@ -183,11 +201,13 @@ int main(int argc, char** argv) {
     spdlog::warn("cannot report healthy to the boot launcher: {}", reported.error().describe());
   }
 
-  // Block the stop signals in every thread; the main thread collects them with sigwait.
+  // Block the stop signals in every thread; the main thread collects them with sigwait. SIGUSR1
+  // is the card thread's "restart into new firmware now".
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -201,7 +221,77 @@ int main(int argc, char** argv) {
   sync_options.reader_status = [&] { return reader_ok ? std::string("ok") : std::string("reader_fault"); };
   sync_options.now_utc_ms = [&] { return clock.utc_ms(); };
   sync_options.tls = *tls_context;
+
+  // Firmware over the air: only under faregate-boot, which starts what gets installed, and only
+  // into the data directory the launcher boots from. Images are verified with the key compiled
+  // into the launcher.
+  update::QuietRestart restart;
+  std::optional<update::PublicKey> firmware_key;
+  std::optional<sync::FirmwareDownload> firmware_download;
+  if (const auto launch = update::launch_info_from_environment()) {
+    sync_options.firmware_version = launch->firmware_version;
+    std::error_code same_ec;
+    const bool same_dir = std::filesystem::equivalent(launch->health_file.parent_path().parent_path(),
+                                                      config.data_dir, same_ec);
+    auto key = update::PublicKey::from_pem(update::build_public_key_pem());
+    if (!key) {
+      spdlog::error("firmware over the air off: the built-in key: {}", key.error().describe());
+    } else if (!same_dir) {
+      spdlog::warn("firmware over the air off: faregate-boot boots from another data directory "
+                   "than --data-dir {}", config.data_dir.string());
+    } else {
+      firmware_key.emplace(std::move(*key));
+      firmware_download.emplace(config.data_dir, *firmware_key);
+      sync_options.firmware = &*firmware_download;
+      sync_options.on_firmware_installed = [&restart](const std::string& version) {
+        restart.request("firmware " + version + " installed");
+      };
+    }
+  } else if (!config.device_group.empty()) {
+    spdlog::info("not started by faregate-boot: firmware offers for group {} are not installed",
+                 config.device_group);
+  }
   sync::SyncAgent agent(**journal, sync_options);
+
+  // The maintenance port for faregate-flash, only when asked for. Never plain TCP: it needs the
+  // maintenance certificate and the operator CA even with --insecure-dev.
+  std::optional<update::PublicKey> maintenance_key;
+  std::optional<maintenance::MaintenanceServer> maintenance_port;
+  if (config.maintenance_port != 0) {
+    const auto tls_dir = config.tls_dir.empty() ? config.data_dir / "tls" : config.tls_dir;
+    tls::ServerFiles files;
+    files.certificate = tls_dir / std::string(tls::kMaintenanceCertificateFile);
+    files.private_key = tls_dir / std::string(tls::kMaintenanceKeyFile);
+    files.client_ca = config.tls_ca_file.empty() ? tls_dir / std::string(tls::kBackofficeCaFile)
+                                                 : config.tls_ca_file;
+    if (std::error_code crl_ec; std::filesystem::exists(tls_dir / "revoked.crl", crl_ec)) {
+      files.revocation_list = tls_dir / "revoked.crl";
+    }
+    auto context = tls::ServerContext::load(files, nullptr, tls::ClientRole::kTechnician);
+    auto key = update::PublicKey::from_pem(update::build_public_key_pem());
+    if (!context || !key) {
+      spdlog::error("maintenance port: {} (issue its certificate with faregate-keys "
+                    "issue-maintenance)",
+                    !context ? context.error().describe() : key.error().describe());
+      return 1;
+    }
+    maintenance_key.emplace(std::move(*key));
+    maintenance::MaintenanceServerOptions options;
+    options.listen_address = config.maintenance_listen;
+    options.port = static_cast<std::uint16_t>(config.maintenance_port);
+    options.tls = *context;
+    options.device = {config.data_dir, config.device_id, sync_options.firmware_version};
+    if (update::launch_info_from_environment()) {
+      options.on_installed = [&restart](const update::SlotState& state) {
+        restart.request("firmware " + state.header.firmware_version + " flashed by a technician");
+      };
+    }
+    maintenance_port.emplace(std::move(options), *maintenance_key);
+    if (auto port = maintenance_port->start(); !port) {
+      spdlog::error("maintenance port: {}", port.error().describe());
+      return 1;
+    }
+  }
 
   auto stats = (*journal)->stats();
   spdlog::info("validator {} at {} ({}), reader {}, journal {} (last seq {}, {} unsynced), back office {}:{}",
@@ -211,18 +301,22 @@ int main(int argc, char** argv) {
 
   StopSignal stop;
   std::thread card_thread(card_loop, std::ref(pipeline), std::ref(**reader), std::ref(stop),
-                          std::ref(reader_ok));
+                          std::ref(reader_ok), std::ref(restart));
   std::thread sync_thread(sync_loop, std::ref(agent), std::ref(**journal), std::ref(stop));
 
   int received = 0;
   sigwait(&signals, &received);
-  spdlog::info("{} received, stopping", received == SIGINT ? "SIGINT" : "SIGTERM");
+  const bool restarting = received == SIGUSR1;
+  spdlog::info("{}, stopping", restarting             ? "restart for new firmware"
+                               : received == SIGINT ? "SIGINT received"
+                                                    : "SIGTERM received");
   stop.request();
   card_thread.join();
   sync_thread.join();
+  if (maintenance_port) maintenance_port->stop();
   (void)(*reader)->release();
   if (auto end = (*journal)->stats()) {
     spdlog::info("stopped: last seq {}, {} taps not yet acknowledged", end->last_seq, end->unsynced);
   }
-  return 0;
+  return restarting ? update::kRestartExitCode : 0;
 }

@@ -52,6 +52,18 @@ void add_validator_flags(CLI::App& cli, ValidatorConfig& c) {
       ->check(CLI::Range(0u, 3600u))
       ->capture_default_str();
   cli.add_option("--log-level", c.log_level, "trace|debug|info|warn|error")->capture_default_str();
+  cli.add_option("--device-group", c.device_group,
+                 "Firmware rollout group (letters, digits, '.', '_', '-'; at most 64): the back\n"
+                 "office offers this group's firmware image over the air (applied only when\n"
+                 "started by faregate-boot). Default: none, no offers");
+  cli.add_option("--maintenance-port", c.maintenance_port,
+                 "Open the maintenance port for faregate-flash on this TCP port (default: off).\n"
+                 "Mutual TLS: TLS_DIR/maintenance.crt and .key (faregate-keys issue-maintenance);\n"
+                 "only technician certificates (faregate-keys issue-technician) get in")
+      ->check(CLI::Range(1u, 65535u));
+  cli.add_option("--maintenance-listen", c.maintenance_listen,
+                 "IP address of the maintenance port")
+      ->capture_default_str();
 }
 
 Status validate(ValidatorConfig& c) {
@@ -72,6 +84,13 @@ Status validate(ValidatorConfig& c) {
   if (ec != std::errc() || end != last || port == 0 || port > 65535) {
     return make_error(ErrorCode::kInvalidArgument,
                       "--backoffice port must be 1..65535, found '" + std::string(first, last) + "'");
+  }
+  if (c.device_group.size() > 64 ||
+      c.device_group.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789._-") != std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--device-group uses at most 64 letters, digits, '.', '_' and '-', found '" +
+                          c.device_group + "'");
   }
   c.backoffice_host = c.backoffice.substr(0, colon);
   c.backoffice_port = static_cast<std::uint16_t>(port);
@@ -124,6 +143,7 @@ sync::SyncOptions sync_options(const ValidatorConfig& c) {
   s.batch_taps = c.batch_taps;
   s.interval = std::chrono::seconds(c.sync_interval_s);
   s.firmware_version = firmware_version();
+  s.device_group = c.device_group;
   return s;
 }
 

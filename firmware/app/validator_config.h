@@ -42,6 +42,14 @@ struct ValidatorConfig {
   unsigned batch_taps = 500;
   unsigned anti_passback_s = 60;
   std::string log_level = "info";
+  // Firmware rollout group (e.g. "line-4"): the back office offers this group's image over the
+  // air. Empty: no group, no offers.
+  std::string device_group;
+  // Maintenance port for faregate-flash (0: off). Mutual TLS with TLS_DIR/maintenance.crt and
+  // .key (faregate-keys issue-maintenance); only technician certificates from the CA in
+  // backoffice-ca.crt (the operator CA) are accepted.
+  unsigned maintenance_port = 0;
+  std::string maintenance_listen = "127.0.0.1";
 };
 
 void add_validator_flags(CLI::App& cli, ValidatorConfig& config);

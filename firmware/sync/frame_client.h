@@ -1,8 +1,8 @@
 #pragma once
 // A small client-side frame channel for the sync protocol: connect (TCP, then the TLS handshake
 // when a client context is given), send a ClientFrame, receive a ServerFrame, each bounded by a
-// deadline. It runs its own io_context on the calling thread (the sync thread), so nothing here
-// blocks another part of the validator. Without a TLS context the channel is plain TCP, for
+// deadline. A tls::FrameChannel does the work on the calling thread (the sync thread), so nothing
+// here blocks another part of the validator. Without a TLS context the channel is plain TCP, for
 // development only (faregate-validator requires --insecure-dev for that).
 
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/tls/frame_channel.h"
 #include "common/tls/tls_context.h"
 #include "faregate/v1/sync.pb.h"
 #include "proto/framing.h"
@@ -35,13 +36,12 @@ class FrameClient {
   Result<faregate::v1::ServerFrame> receive(std::chrono::milliseconds timeout);
   void close();
 
-  std::uint64_t bytes_sent() const { return bytes_sent_; }
-  bool is_tls() const;
+  std::uint64_t bytes_sent() const { return channel_.bytes_sent(); }
+  bool is_tls() const { return tls_ != nullptr; }
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-  std::uint64_t bytes_sent_ = 0;
+  std::shared_ptr<const tls::ClientContext> tls_;
+  tls::FrameChannel channel_;
 };
 
 }  // namespace faregate::sync

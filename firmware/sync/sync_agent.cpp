@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "firmware/sync/firmware_download.h"
 #include "firmware/sync/frame_client.h"
 
 namespace faregate::sync {
@@ -107,6 +108,77 @@ void SyncAgent::apply_pushes(const v1::BatchAck& ack, SyncReport& report) {
   }
 }
 
+template <typename Client>
+Status SyncAgent::fetch_firmware(Client& client, const v1::FirmwareOffer& offer,
+                                 SyncReport& report) {
+  FirmwareDownload& download = *options_.firmware;
+  auto decision = download.begin(offer);
+  if (!decision) {
+    // A malformed offer or a local disk problem: the taps are synced; firmware waits.
+    report.firmware_refused = decision.error().describe();
+    spdlog::warn("firmware: offer of {} not taken: {}", offer.version(), report.firmware_refused);
+    return {};
+  }
+  if (*decision == OfferDecision::kAlreadyPending) {
+    spdlog::info("firmware: {} is installed and waits for its trial boot", offer.version());
+    report.firmware_installed = offer.version();
+    if (options_.on_firmware_installed) options_.on_firmware_installed(offer.version());
+    return {};
+  }
+  if (*decision != OfferDecision::kDownload) {
+    spdlog::info("firmware: offer of {} ignored: {}", offer.version(), to_string(*decision));
+    return {};
+  }
+  if (download.progress()->offset > 0) {
+    spdlog::info("firmware: resuming {} at byte {} of {}", offer.version(),
+                 download.progress()->offset, offer.image_size());
+  } else {
+    spdlog::info("firmware: downloading {} ({} bytes, security counter {})", offer.version(),
+                 offer.image_size(), offer.security_counter());
+  }
+  while (auto request = download.next_request()) {
+    v1::ClientFrame frame;
+    *frame.mutable_firmware_chunk_request() = *request;
+    if (auto s = client.send(frame, options_.io_timeout); !s) return s;
+    auto reply = client.receive(options_.io_timeout);
+    // A dropped connection leaves the durable part of the download for the next session.
+    if (!reply) return std::unexpected(reply.error());
+    if (reply->has_error()) return std::unexpected(server_refused(reply->error()));
+    if (!reply->has_firmware_chunk()) {
+      return make_error(ErrorCode::kProtocol,
+                        "back office answered a FirmwareChunkRequest with something else");
+    }
+    if (auto s = download.accept(reply->firmware_chunk()); !s) {
+      if (s.error().code == ErrorCode::kProtocol) {
+        report.firmware_refused = s.error().message;
+        spdlog::error("firmware: {} refused: {}; partial download discarded, the current image "
+                      "keeps running",
+                      offer.version(), s.error().message);
+        return {};
+      }
+      return s;
+    }
+    report.firmware_bytes += reply->firmware_chunk().data().size();
+  }
+  auto installed = download.finish();
+  if (!installed) {
+    report.firmware_refused = installed.error().describe();
+    if (installed.error().code == ErrorCode::kIo) {
+      spdlog::error("firmware: {} not installed: {}", offer.version(), report.firmware_refused);
+    } else {
+      spdlog::error("firmware: {} refused: {}; the current image keeps running", offer.version(),
+                    installed.error().message);
+    }
+    return {};
+  }
+  spdlog::info("firmware: {} installed in slot {} ({}); restart at the next quiet moment",
+               offer.version(), update::slot_letter(installed->slot),
+               installed->role == update::SlotRole::kPending ? "pending its trial boot" : "active");
+  report.firmware_installed = offer.version();
+  if (options_.on_firmware_installed) options_.on_firmware_installed(offer.version());
+  return {};
+}
+
 Result<v1::ClientFrame> SyncAgent::health_frame() {
   auto stats = journal_.stats();
   if (!stats) return std::unexpected(stats.error());
@@ -137,6 +209,7 @@ Result<SyncReport> SyncAgent::sync_once() {
   hello->set_firmware_version(options_.firmware_version);
   hello->set_protocol_version(kProtocolVersion);
   hello->set_last_journaled_seq(stats->last_seq);
+  hello->set_device_group(options_.device_group);
   if (auto s = client.send(hello_frame, options_.io_timeout); !s) return std::unexpected(s.error());
 
   auto answer = client.receive(options_.io_timeout);
@@ -156,6 +229,7 @@ Result<SyncReport> SyncAgent::sync_once() {
     batch_size = std::min<std::size_t>(batch_size, hello_ack.max_batch_taps());
   }
   batch_size = std::max<std::size_t>(batch_size, 1);
+  std::optional<v1::FirmwareOffer> offer;
 
   // The heartbeat goes first: it carries the deny-list and config versions this validator
   // holds, from which the back office decides what to push on the acks that follow.
@@ -198,6 +272,7 @@ Result<SyncReport> SyncAgent::sync_once() {
       return std::unexpected(s.error());
     }
     apply_pushes(ack, report);
+    if (ack.has_firmware()) offer = ack.firmware();
     if (ack.stored_through_seq() < last_in_batch) {
       // The back office stored the batch but its watermark did not reach it: it misses earlier
       // taps this journal no longer has (pruned after an earlier ack that the store then lost).
@@ -208,6 +283,10 @@ Result<SyncReport> SyncAgent::sync_once() {
                             std::to_string(last_in_batch));
     }
     if (last_in_batch == 0) break;  // the empty batch: nothing more to send
+  }
+
+  if (offer && options_.firmware != nullptr) {
+    if (auto s = fetch_firmware(client, *offer, report); !s) return std::unexpected(s.error());
   }
 
   // Health is informative; a failure to send it does not undo a successful sync.

@@ -9,7 +9,9 @@
 // has nothing unsynced (one empty batch when there was nothing to send, so that the back office
 // can attach what it has to push), apply every DenyListDelta and ConfigBundle pushed on the
 // acks (each in one journal transaction: the gate keeps deciding with the previous version until
-// the new one is whole), a closing DeviceHealth, close.
+// the new one is whole), then, if an ack offered firmware and options.firmware is set, the image
+// in FirmwareChunkRequests (resumed from the offset stored on disk, verified, installed to the
+// inactive slot: firmware_download.h), a closing DeviceHealth, close.
 //
 // Memory stays bounded by one batch however large the backlog: the journal is paged by the
 // acknowledged watermark, batch by batch. run() repeats sessions every sync interval and, after
@@ -31,6 +33,8 @@
 
 namespace faregate::sync {
 
+class FirmwareDownload;
+
 struct SyncOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 7450;
@@ -46,7 +50,17 @@ struct SyncOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds io_timeout{15000};
   std::size_t max_frame_bytes = framing::kDefaultMaxFrameBytes;
+  // The version the validator runs (from the image header when started by faregate-boot) and
+  // its firmware rollout group, both sent in the Hello; the back office offers firmware to
+  // validators of a group whose version differs from the group's offer.
   std::string firmware_version;
+  std::string device_group;
+  // Downloads and installs offered firmware (firmware_download.h). Null: offers are ignored.
+  // Must outlive the agent.
+  FirmwareDownload* firmware = nullptr;
+  // Called on the sync thread once an offered image is installed and waits for its trial boot
+  // (or was found already waiting): the validator should restart at a quiet moment.
+  std::function<void(const std::string& version)> on_firmware_installed;
   // Mutual TLS: the device certificate and the pinned back-office CA. Null: plain TCP, for
   // development only (faregate-validator requires --insecure-dev for that).
   std::shared_ptr<const tls::ClientContext> tls;
@@ -68,6 +82,10 @@ struct SyncReport {
   // Pushes applied in this session (version now held), 0 when none came.
   std::uint64_t deny_list_applied = 0;
   std::uint64_t config_applied = 0;
+  // Firmware over the air in this session.
+  std::uint64_t firmware_bytes = 0;    // image bytes received and stored
+  std::string firmware_installed;      // version installed (or found waiting), else empty
+  std::string firmware_refused;        // why an offered image was refused, else empty
 };
 
 // Exponential backoff with jitter ("equal jitter": half the base delay fixed, half at random),
@@ -114,6 +132,9 @@ class SyncAgent {
   Status mark_acknowledged(std::uint64_t through_seq, std::uint64_t& synced_through,
                            SyncReport& report);
   void apply_pushes(const faregate::v1::BatchAck& ack, SyncReport& report);
+  template <typename Client>
+  Status fetch_firmware(Client& client, const faregate::v1::FirmwareOffer& offer,
+                        SyncReport& report);
   Result<faregate::v1::ClientFrame> health_frame();
 
   journal::Journal& journal_;

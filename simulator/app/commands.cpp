@@ -8,6 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "backoffice/billing/fare_run.h"
+#include "backoffice/fares/gtfs_fares_loader.h"
+#include "backoffice/fares/local_time.h"
 #include "firmware/journal/journal.h"
 #include "firmware/tap/tap_pipeline.h"
 #include "hal/linux/system_clock.h"
@@ -17,6 +20,7 @@
 #include "simulator/cards/card_catalog.h"
 #include "simulator/cards/transcript_card.h"
 #include "simulator/network/backoffice_process.h"
+#include "simulator/network/demo_fares.h"
 #include "simulator/network/network_run.h"
 #include "simulator/network/scenario.h"
 #include "simulator/network/simulated_keys.h"
@@ -221,6 +225,50 @@ int run_tap(const TapOptions& options) {
   return code;
 }
 
+namespace {
+
+// The back office's fare run over what the scenario left in its data directory: the feed the
+// scenario names, the sealing private key the simulated operator holds (so that the simulated
+// acquirer can tell which issuer each card belongs to), and "now" one day after the scenario's
+// last ride, when the day's charges are due.
+Result<billing::FareRunSummary> fare_run_after(const Scenario& scenario, const std::filesystem::path& data_dir) {
+  const FaresSpec& spec = *scenario.fares;
+  auto policy = spec.feed == "demo"
+                    ? fares::load_gtfs_fares(fares::FeedSource::in_memory(embedded_demo_fares()))
+                    : fares::load_gtfs_fares(fares::FeedSource::directory(spec.feed));
+  if (!policy) return with_context(policy.error(), "fares.feed " + spec.feed);
+  const auto start = fares::parse_hh_mm(spec.service_day_start);
+  if (!start) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "fares.service_day_start '" + spec.service_day_start + "' is not HH:MM");
+  }
+  auto rules = billing::parse_acquirer_spec(spec.acquirer);
+  if (!rules) return with_context(rules.error(), "fares.acquirer");
+  billing::FareRunOptions o;
+  o.data_dir = data_dir;
+  o.service_day_start_s = *start;
+  o.acquirer = std::move(*rules);
+  o.now_ms = scenario.day_end_utc_ms + 24LL * 3600 * 1000;
+  if (!o.acquirer.decline_iins.empty()) {
+    auto key = simulated_sealing_private_key(scenario.seed);
+    if (!key) return std::unexpected(key.error());
+    auto pem = key->to_pem();
+    if (!pem) return std::unexpected(pem.error());
+    o.sealing_key = data_dir / "sealing_private.pem";
+    std::ofstream out(o.sealing_key, std::ios::binary | std::ios::trunc);
+    out << *pem;
+    out.close();
+    std::error_code ec;
+    std::filesystem::permissions(o.sealing_key,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace, ec);
+    if (!out || ec) return make_error(ErrorCode::kIo, "cannot write " + o.sealing_key.string());
+  }
+  return billing::run_fare_run(*policy, o);
+}
+
+}  // namespace
+
 int run_scenario(const RunOptionsCli& options) {
   auto scenario = options.scenario_file.empty() ? parse_scenario(embedded_demo_scenario())
                                                 : load_scenario_file(options.scenario_file);
@@ -290,13 +338,37 @@ int run_scenario(const RunOptionsCli& options) {
     std::cerr << "[faregate-sim] journals and logs kept in " << work_dir.string() << "\n";
     return 1;
   }
-  std::cout << (options.json ? report_json(*report, options.rider_lines) + "\n" : format_report(*report));
-  if (temporary && report->ok()) {
+  // With fares, the back office's fare run prices the day, charges it and reconciles it.
+  std::optional<billing::FareRunSummary> fares_summary;
+  bool fares_ok = true;
+  if (scenario->fares && backoffice) {
+    std::cerr << "[faregate-sim] fare run: pricing, payments and reconciliation in the back office\n";
+    auto summary = fare_run_after(*scenario, work_dir / "backoffice");
+    if (!summary) {
+      std::cerr << "faregate-sim: fare run: " << summary.error().describe() << "\n";
+      fares_ok = false;
+    } else {
+      fares_ok = summary->balanced;
+      fares_summary = std::move(*summary);
+    }
+  } else if (scenario->fares) {
+    std::cerr << "[faregate-sim] no fare run: the back office at " << options.backoffice << " is not ours\n";
+  }
+  if (options.json) {
+    auto j = nlohmann::ordered_json::parse(report_json(*report, options.rider_lines));
+    if (fares_summary) j["fares"] = billing::to_json(*fares_summary);
+    std::cout << j.dump() << "\n";
+  } else {
+    std::cout << format_report(*report);
+    if (fares_summary) std::cout << billing::format_summary(*fares_summary);
+  }
+  const bool ok = report->ok() && fares_ok;
+  if (temporary && ok) {
     std::filesystem::remove_all(work_dir, ec);
   } else {
     std::cerr << "[faregate-sim] journals and logs kept in " << work_dir.string() << "\n";
   }
-  return report->ok() ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 }  // namespace faregate::simulator

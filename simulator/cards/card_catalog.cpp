@@ -58,6 +58,8 @@ const Scheme kVisa{"476173", 16, kVisaAid, "VISA DEBIT"};
 const Scheme kMastercard{"541333", 16, kMastercardAid, "MASTERCARD"};
 const Scheme kMaestro{"675964", 19, kMaestroAid, "MAESTRO"};
 const Scheme kDiscover{"601100", 16, kDiscoverAid, "DISCOVER"};
+// A Visa range whose simulated issuer declines every charge online (kDecliningIssuerIin).
+const Scheme kVisaDeclining{kDecliningIssuerIin, 16, kVisaAid, "VISA DEBIT"};
 
 EmvCardProfile base(const Scheme& scheme, std::string_view kind, std::uint64_t seed) {
   auto rng = crypto::Drbg::deterministic(seed ^ kind_hash(kind));
@@ -109,6 +111,10 @@ const std::vector<KindSpec>& specs() {
       {{"sda_only", "accept", "ok", "sda",
         "older Visa card offering only static data authentication (SSAD 93)"},
        kVisa, OdaKind::kSda, [](P&, F&) {}},
+      {{"insufficient_funds", "accept", "ok", "fdda",
+        "Visa debit card valid at the gate (offline), whose issuer declines every charge online "
+        "(IIN 476199: the simulated acquirer's decline-iin rule)"},
+       kVisaDeclining, OdaKind::kFdda, [](P&, F&) {}},
       {{"expired", "deny", "card_expired", "",
         "Visa card whose expiry date (2024-01-31) has passed"},
        kVisa, OdaKind::kFdda, [](P& p, F&) { p.expiry_yymmdd = kExpiredExpiry; }},

@@ -16,6 +16,11 @@
 
 namespace faregate::simulator {
 
+// The issuer identification number of the "insufficient_funds" kind: cards a gate accepts
+// offline and whose simulated issuer declines online. The back office's simulated acquirer
+// declines this range with `--acquirer simulated:decline-iin=476199` (docs/payments.md).
+inline constexpr std::string_view kDecliningIssuerIin = "476199";
+
 struct CardKind {
   std::string name;    // "visa", "expired", ...
   std::string expect;  // "accept" or "deny": what a validator should decide on a first tap

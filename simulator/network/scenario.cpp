@@ -310,7 +310,8 @@ Checked<Scenario> from_json(const json& root) {
   if (!root.is_object()) return bad("", "the scenario must be a JSON object");
   if (auto r = only_known(root, "",
                           {"name", "seed", "service_day", "peaks", "clock", "stations",
-                           "validators_per_station", "routes", "riders", "travel_minutes", "sync"});
+                           "validators_per_station", "routes", "riders", "travel_minutes", "sync",
+                           "fares"});
       !r) {
     return std::unexpected(r.error());
   }
@@ -431,6 +432,23 @@ Checked<Scenario> from_json(const json& root) {
       return std::unexpected(r.error());
     if (auto r = read_int(sy, "batch_taps", "sync", 1, 5000, s.batch_taps); !r)
       return std::unexpected(r.error());
+  }
+  if (root.contains("fares")) {
+    const json& f = root["fares"];
+    if (auto r = require_object(f, "fares"); !r) return std::unexpected(r.error());
+    if (auto r = only_known(f, "fares", {"feed", "acquirer", "service_day_start"}); !r)
+      return std::unexpected(r.error());
+    FaresSpec spec;
+    if (auto r = read_string(f, "feed", "fares", spec.feed); !r) return std::unexpected(r.error());
+    if (spec.feed.empty()) return bad("fares.feed", "must be \"demo\" or a GTFS directory");
+    if (f.contains("acquirer")) {
+      if (auto r = read_string(f, "acquirer", "fares", spec.acquirer); !r) return std::unexpected(r.error());
+    }
+    if (f.contains("service_day_start")) {
+      if (auto r = read_string(f, "service_day_start", "fares", spec.service_day_start); !r)
+        return std::unexpected(r.error());
+    }
+    s.fares = std::move(spec);
   }
   return s;
 }

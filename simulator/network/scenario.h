@@ -48,6 +48,13 @@ struct RiderGroup {
   std::vector<std::string> works;
 };
 
+// How the back office prices the scenario's taps after the run (a fare run; docs/payments.md).
+struct FaresSpec {
+  std::string feed;                          // "demo": the built-in feed; else a GTFS directory
+  std::string acquirer = "simulated";        // the fare run's --acquirer
+  std::string service_day_start = "04:30";   // HH:MM, the feed's time zone
+};
+
 struct Scenario {
   std::string name;
   std::uint64_t seed = 1;
@@ -71,6 +78,8 @@ struct Scenario {
   // Simulated seconds per real second; 0: as fast as the validators go (the clock jumps from
   // tap to tap).
   double clock_acceleration = 0;
+  // Without it the run ends with the network report only.
+  std::optional<FaresSpec> fares;
 
   int rider_count() const;
   // Station ids, then route stops that are not stations, each once.

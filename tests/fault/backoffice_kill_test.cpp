@@ -101,18 +101,16 @@ KillRun run_kills(const std::filesystem::path& dir, std::vector<std::unique_ptr<
   }
 
   auto keys = simulator::simulated_key_store(7).value();
-  std::vector<std::unique_ptr<FaultValidator>> fleet;
-  for (int i = 0; i < validators; ++i) {
-    testing::FaultValidatorOptions options;
-    options.port = nodes[static_cast<std::size_t>(i) % nodes.size()]->relay->port();
-    options.batch_taps = 10;
-    options.pki_dir = dir / "pki";
-    auto v = FaultValidator::create(dir / "validators", "fault-gate-" + std::to_string(i),
-                                    1'000'000ull * static_cast<std::uint64_t>(i + 1), keys,
-                                    options);
-    REQUIRE(v);
-    fleet.push_back(std::move(*v));
-  }
+  auto made = testing::make_fault_fleet(
+      dir / "validators", "fault-gate", validators, keys, [&](int i) {
+        testing::FaultValidatorOptions options;
+        options.port = nodes[static_cast<std::size_t>(i) % nodes.size()]->relay->port();
+        options.batch_taps = 10;
+        options.pki_dir = dir / "pki";
+        return options;
+      });
+  REQUIRE(made);
+  testing::FaultFleet& fleet = *made;
 
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> sync_failures{0};
@@ -168,7 +166,7 @@ KillRun run_kills(const std::filesystem::path& dir, std::vector<std::unique_ptr<
   }
   stop = true;
   for (auto& t : threads) t.join();
-  for (auto& v : fleet) run.drained = v->drain(ledger, 10) && run.drained;
+  run.drained = testing::drain_fleet(fleet, ledger, 10);
   for (auto& node : nodes) {
     node->relay->stop();
     if (node->process) (void)node->process->stop();
@@ -214,7 +212,7 @@ TEST_CASE("kill -9 of the back office at 50 seeded points of sync loses and dupl
   CHECK(counts->conflicts == 0);
 }
 
-TEST_CASE("kill -9 of two back offices on one PostgreSQL database at 50 seeded points loses and duplicates no tap",
+TEST_CASE("kill -9 of two back offices on one PostgreSQL database taking 20 validators at 50 seeded points loses and duplicates no tap",
           "[postgresql]") {
   TempDir dir;
   testing::PgTestSchema schema;
@@ -226,7 +224,8 @@ TEST_CASE("kill -9 of two back offices on one PostgreSQL database at 50 seeded p
     std::filesystem::create_directories(nodes.back()->data_dir);
   }
   TapLedger ledger;
-  const auto run = run_kills(dir.path(), nodes, {"--store", schema.uri()}, 6, 50, seed, ledger);
+  // Twenty validators at once, split over the two back-office processes.
+  const auto run = run_kills(dir.path(), nodes, {"--store", schema.uri()}, 20, 50, seed, ledger);
   CHECK(run.restart_error == "");
   CHECK(run.kill_points == 50);
   CHECK(run.tap_errors == 0);
@@ -236,7 +235,7 @@ TEST_CASE("kill -9 of two back offices on one PostgreSQL database at 50 seeded p
   REQUIRE(opened);
   auto counts = ledger.check(**opened);
   REQUIRE(counts);
-  report("backoffice kill -9, postgresql, 2 back offices", run, *counts);
+  report("backoffice kill -9, postgresql, 2 back offices, 20 validators", run, *counts);
   CHECK(counts->attempted > 0);
   CHECK(counts->acknowledged == counts->attempted);
   CHECK(counts->stored == counts->attempted);

@@ -1,5 +1,9 @@
 #include "tests/fault/fault_harness.h"
 
+#include <atomic>
+#include <random>
+#include <thread>
+
 #include "simulator/cards/card_catalog.h"
 #include "simulator/network/backoffice_process.h"
 #include "simulator/network/simulated_keys.h"
@@ -67,6 +71,56 @@ bool FaultValidator::drain(TapLedger& ledger, int attempts) {
     if (report && stats && stats->unsynced == 0) return true;
   }
   return false;
+}
+
+Result<FaultFleet> make_fault_fleet(const std::filesystem::path& dir, const std::string& prefix,
+                                    int count, const hal::KeyStore& keys,
+                                    const std::function<FaultValidatorOptions(int)>& options) {
+  FaultFleet fleet;
+  for (int i = 0; i < count; ++i) {
+    auto v = FaultValidator::create(dir, prefix + "-" + std::to_string(i),
+                                    1'000'000ull * static_cast<std::uint64_t>(i + 1), keys,
+                                    options(i));
+    if (!v) return std::unexpected(v.error());
+    fleet.push_back(std::move(*v));
+  }
+  return fleet;
+}
+
+FaultValidatorOptions proxied_options(std::uint16_t port) {
+  FaultValidatorOptions options;
+  options.port = port;
+  options.batch_taps = 5;
+  options.io_timeout = std::chrono::milliseconds(400);
+  return options;
+}
+
+TrafficErrors run_tap_traffic(FaultFleet& fleet, TapLedger& ledger, int rounds, int max_taps,
+                              std::uint64_t seed_base) {
+  std::atomic<std::uint64_t> tap_errors{0};
+  std::atomic<std::uint64_t> sync_failures{0};
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < fleet.size(); ++i) {
+    threads.emplace_back([&, i] {
+      std::mt19937_64 rng(seed_base + i);
+      auto& v = *fleet[i];
+      for (int round = 0; round < rounds; ++round) {
+        const int taps = std::uniform_int_distribution<int>(1, max_taps)(rng);
+        for (int t = 0; t < taps; ++t) {
+          if (!v.tap(ledger)) ++tap_errors;
+        }
+        if (!v.sync(ledger)) ++sync_failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return {tap_errors.load(), sync_failures.load()};
+}
+
+bool drain_fleet(FaultFleet& fleet, TapLedger& ledger, int attempts) {
+  bool drained = true;
+  for (auto& v : fleet) drained = v->drain(ledger, attempts) && drained;
+  return drained;
 }
 
 }  // namespace faregate::testing

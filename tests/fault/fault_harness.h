@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "hal/sim/manual_clock.h"
@@ -53,5 +55,29 @@ class FaultValidator {
   std::unique_ptr<simulator::VirtualValidator> validator_;
   std::uint64_t next_card_seed_ = 0;
 };
+
+using FaultFleet = std::vector<std::unique_ptr<FaultValidator>>;
+
+// `count` validators PREFIX-0, PREFIX-1, ... under `dir`, validator i tapping cards from seed
+// 1'000'000 * (i + 1) and configured by `options(i)`.
+Result<FaultFleet> make_fault_fleet(const std::filesystem::path& dir, const std::string& prefix,
+                                    int count, const hal::KeyStore& keys,
+                                    const std::function<FaultValidatorOptions(int)>& options);
+
+// The options of a fleet syncing through a frame-fault proxy at `port`: small batches, and a
+// short I/O timeout, since a dropped frame stalls its sync until then and the run stays brief.
+FaultValidatorOptions proxied_options(std::uint16_t port);
+
+struct TrafficErrors {
+  std::uint64_t taps = 0;   // taps that failed
+  std::uint64_t syncs = 0;  // syncs that failed (expected under faults)
+};
+// Every validator on its own thread, `rounds` times: 1 to `max_taps` taps (validator i draws
+// from a generator seeded `seed_base + i`), then one sync. Returns once all threads are done.
+TrafficErrors run_tap_traffic(FaultFleet& fleet, TapLedger& ledger, int rounds, int max_taps,
+                              std::uint64_t seed_base);
+
+// Drains every validator (FaultValidator::drain); true when all of them drained.
+bool drain_fleet(FaultFleet& fleet, TapLedger& ledger, int attempts);
 
 }  // namespace faregate::testing

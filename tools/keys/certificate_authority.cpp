@@ -345,11 +345,11 @@ Result<CertificateAuthority> CertificateAuthority::load(std::string_view certifi
 
 Result<IssuedKeyPair> CertificateAuthority::issue(Role role, std::string_view common_name,
                                                   Validity validity, crypto::Drbg& drbg) const {
-  if (role == Role::kDevice) {
+  if (role != Role::kBackoffice) {
     if (!tls::is_valid_device_id(common_name)) {
       return make_error(ErrorCode::kInvalidArgument,
                         "'" + std::string(common_name) +
-                            "' is not a valid device id (1 to 128 of A-Z a-z 0-9 . _ : -, "
+                            "' is not a valid device id or technician name (1 to 128 of A-Z a-z 0-9 . _ : -, "
                             "starting with a letter or digit)");
     }
   } else if (auto s = check_server_name(common_name); !s) {
@@ -371,13 +371,17 @@ Result<IssuedKeyPair> CertificateAuthority::issue(Role role, std::string_view co
   if (!key) return std::unexpected(key.error());
   CertificateSpec spec;
   spec.subject = name_string(common_name, organization_);
+  if (role == Role::kTechnician) spec.subject += ",OU=" + std::string(tls::kTechnicianUnit);
   spec.issuer = name_string(common_name_, organization_);
   spec.subject_key = key->get();
   spec.issuer_key = key_.get();
   spec.validity = validity;
   spec.key_usage = MBEDTLS_X509_KU_DIGITAL_SIGNATURE;
-  if (role == Role::kDevice) {
+  if (role == Role::kDevice || role == Role::kTechnician) {
     spec.ext_key_usage_oid = oid_text(MBEDTLS_OID_CLIENT_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH));
+  } else if (role == Role::kMaintenance) {
+    spec.ext_key_usage_oid = oid_text(MBEDTLS_OID_SERVER_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH));
+    spec.dns_name = std::string(tls::kMaintenanceServerName);
   } else {
     spec.ext_key_usage_oid = oid_text(MBEDTLS_OID_SERVER_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH));
     spec.dns_name = std::string(common_name);

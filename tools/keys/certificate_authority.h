@@ -30,7 +30,10 @@
 
 namespace faregate::keys {
 
-enum class Role { kDevice, kBackoffice };
+// kTechnician: CN = technician name (device-id rules), OU = faregate-technician, clientAuth.
+// kMaintenance: a validator's maintenance port: CN = device id, subjectAltName DNS =
+// faregate-maintenance, serverAuth.
+enum class Role { kDevice, kBackoffice, kTechnician, kMaintenance };
 
 // UTC epoch seconds.
 struct Validity {

@@ -31,6 +31,8 @@ Examples, in the order an operator runs them:
       --public-out sealing_public.pem
   faregate-keys card-token-key --out card_token.key
   faregate-keys issue-device --ca-dir pki --device-id central-entry-1 --out gate1/tls
+  faregate-keys issue-maintenance --ca-dir pki --device-id central-entry-1 --out gate1/tls
+  faregate-keys issue-technician --ca-dir pki alice --out alice
   faregate-keys revoke-device --ca-dir pki --device-id central-entry-1 \
       --install /var/lib/faregate-bo/tls/revoked.crl
   faregate-keys show --cert gate1/tls/device.crt --json
@@ -74,6 +76,20 @@ int report(const Common& common, const std::string& what, const keys::Written& w
   return kExitOk;
 }
 
+// A subcommand working on the CA folder: --ca-dir comes first in each.
+CLI::App* add_ca_subcommand(CLI::App& cli, const std::string& name, const std::string& description,
+                            fs::path& ca_dir) {
+  auto* sub = cli.add_subcommand(name, description);
+  sub->add_option("--ca-dir", ca_dir, "the CA folder")->required();
+  return sub;
+}
+
+// The options every issue-* subcommand ends with.
+void add_validity_options(CLI::App* sub, int& days, bool& force) {
+  sub->add_option("--days", days, "validity in days (clipped to the CA's)")->capture_default_str();
+  sub->add_flag("--force", force, "replace a certificate already there (renewal)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,43 +114,71 @@ int main(int argc, char** argv) {
   std::string server_name = "faregate-backoffice";
   int cert_days = 825;
   bool force = false;
-  auto* issue_bo = cli.add_subcommand(
-      "issue-backoffice",
+  auto* issue_bo = add_ca_subcommand(
+      cli, "issue-backoffice",
       "issue the back office's server certificate into its tls folder (server.crt, server.key,\n"
-      "device-ca.crt, revoked.crl)");
-  issue_bo->add_option("--ca-dir", ca_dir, "the CA folder")->required();
+      "device-ca.crt, revoked.crl)",
+      ca_dir);
   issue_bo->add_option("--out", out_dir, "the back office's tls folder (DATA_DIR/tls)")->required();
   issue_bo->add_option("--server-name", server_name,
                        "name validators expect (faregate-validator --tls-server-name)")
       ->capture_default_str();
-  issue_bo->add_option("--days", cert_days, "validity in days (clipped to the CA's)")->capture_default_str();
-  issue_bo->add_flag("--force", force, "replace a certificate already there (renewal)");
+  add_validity_options(issue_bo, cert_days, force);
 
   std::string device_id;
-  auto* issue_dev = cli.add_subcommand(
-      "issue-device",
+  auto* issue_dev = add_ca_subcommand(
+      cli, "issue-device",
       "issue a validator's device certificate into its tls folder (device.crt, device.key,\n"
-      "backoffice-ca.crt); the certificate's common name is the device id");
-  issue_dev->add_option("--ca-dir", ca_dir, "the CA folder")->required();
+      "backoffice-ca.crt); the certificate's common name is the device id",
+      ca_dir);
   issue_dev->add_option("--device-id", device_id, "the validator's --device-id")->required();
   issue_dev->add_option("--out", out_dir, "the validator's tls folder (DATA_DIR/tls)")->required();
-  issue_dev->add_option("--days", cert_days, "validity in days (clipped to the CA's)")->capture_default_str();
-  issue_dev->add_flag("--force", force, "replace a certificate already there (renewal)");
+  add_validity_options(issue_dev, cert_days, force);
+
+  std::string technician;
+  auto* issue_tech = add_ca_subcommand(
+      cli, "issue-technician",
+      "issue a technician's certificate for validators' maintenance ports (technician.crt,\n"
+      "technician.key, operator-ca.crt): faregate-flash --device ... presents it",
+      ca_dir);
+  issue_tech->add_option("name", technician, "the technician (1 to 128 of A-Z a-z 0-9 . _ : -)")
+      ->required();
+  issue_tech->add_option("--out", out_dir, "folder to write the files to")->required();
+  add_validity_options(issue_tech, cert_days, force);
+
+  auto* issue_maint = add_ca_subcommand(
+      cli, "issue-maintenance",
+      "issue a validator's maintenance-port certificate into its tls folder (maintenance.crt,\n"
+      "maintenance.key): needed for faregate-validator --maintenance-port",
+      ca_dir);
+  issue_maint->add_option("--device-id", device_id, "the validator's --device-id")->required();
+  issue_maint->add_option("--out", out_dir, "the validator's tls folder (DATA_DIR/tls)")->required();
+  add_validity_options(issue_maint, cert_days, force);
 
   std::string serial;
   fs::path install;
-  auto* revoke = cli.add_subcommand(
-      "revoke-device",
-      "revoke a device's certificates and rewrite the revocation list (CA_DIR/revoked.crl)");
-  revoke->add_option("--ca-dir", ca_dir, "the CA folder")->required();
+  auto* revoke = add_ca_subcommand(
+      cli, "revoke-device",
+      "revoke a device's certificates and rewrite the revocation list (CA_DIR/revoked.crl)",
+      ca_dir);
   revoke->add_option("--device-id", device_id, "the device whose certificates to revoke")->required();
   revoke->add_option("--serial", serial, "revoke only this certificate (hex, from issued.tsv)");
   revoke->add_option("--install", install,
                      "also write the list here, atomically (the back office's tls/revoked.crl;\n"
                      "it reloads the file within a second)");
 
-  auto* crl = cli.add_subcommand("crl", "rewrite the revocation list from the CA's register");
-  crl->add_option("--ca-dir", ca_dir, "the CA folder")->required();
+  auto* revoke_tech = add_ca_subcommand(
+      cli, "revoke-technician",
+      "revoke a technician's certificates and rewrite the revocation list (CA_DIR/revoked.crl)",
+      ca_dir);
+  revoke_tech->add_option("name", technician, "the technician whose certificates to revoke")
+      ->required();
+  revoke_tech->add_option("--serial", serial, "revoke only this certificate (hex, from issued.tsv)");
+  revoke_tech->add_option("--install", install,
+                          "also write the list here, atomically (a validator's tls/revoked.crl,\n"
+                          "read by its maintenance port at start)");
+  auto* crl =
+      add_ca_subcommand(cli, "crl", "rewrite the revocation list from the CA's register", ca_dir);
   crl->add_option("--install", install, "also write the list here, atomically");
 
   fs::path key_out;
@@ -238,22 +282,30 @@ int main(int argc, char** argv) {
 
   auto pki = keys::PkiDirectory::open(ca_dir);
   if (!pki) return fail(pki.error());
+  const auto finish = [&](const Result<keys::Written>& written, const std::string& what) {
+    return written ? report(common, what, *written) : fail(written.error());
+  };
   if (issue_bo->parsed()) {
-    auto written = pki->issue_backoffice(out_dir, server_name, cert_days, now, *drbg, force);
-    if (!written) return fail(written.error());
-    return report(common, "issued back-office certificate", *written);
+    return finish(pki->issue_backoffice(out_dir, server_name, cert_days, now, *drbg, force),
+                  "issued back-office certificate");
   }
   if (issue_dev->parsed()) {
-    auto written = pki->issue_device(out_dir, device_id, cert_days, now, *drbg, force);
-    if (!written) return fail(written.error());
-    return report(common, "issued device certificate", *written);
+    return finish(pki->issue_device(out_dir, device_id, cert_days, now, *drbg, force),
+                  "issued device certificate");
+  }
+  if (issue_tech->parsed()) {
+    return finish(pki->issue_technician(out_dir, technician, cert_days, now, *drbg, force),
+                  "issued technician certificate");
+  }
+  if (issue_maint->parsed()) {
+    return finish(pki->issue_maintenance(out_dir, device_id, cert_days, now, *drbg, force),
+                  "issued maintenance-port certificate");
+  }
+  if (revoke_tech->parsed()) {
+    return finish(pki->revoke_technician(technician, serial, now, *drbg, install), "revoked");
   }
   if (revoke->parsed()) {
-    auto written = pki->revoke_device(device_id, serial, now, *drbg, install);
-    if (!written) return fail(written.error());
-    return report(common, "revoked", *written);
+    return finish(pki->revoke_device(device_id, serial, now, *drbg, install), "revoked");
   }
-  auto written = pki->refresh_revocation_list(now, *drbg, install);
-  if (!written) return fail(written.error());
-  return report(common, "rewrote revocation list", *written);
+  return finish(pki->refresh_revocation_list(now, *drbg, install), "rewrote revocation list");
 }

@@ -59,8 +59,9 @@ Result<std::vector<IssuedRecord>> read_issued(const fs::path& path) {
     if (line.empty() || line.front() == '#') continue;
     const auto f = split_tabs(line);
     IssuedRecord r;
-    if (f.size() != 5 || !is_hex(f[0]) || (f[1] != "device" && f[1] != "backoffice") ||
-        !parse_int64(f[4], r.issued_at)) {
+    const bool known_role = f.size() == 5 && (f[1] == "device" || f[1] == "backoffice" ||
+                                              f[1] == "technician" || f[1] == "maintenance");
+    if (!known_role || !is_hex(f[0]) || !parse_int64(f[4], r.issued_at)) {
       return make_error(ErrorCode::kInvalidArgument,
                         path.string() + ":" + std::to_string(number) + ": not a register line");
     }
@@ -251,36 +252,42 @@ Status PkiDirectory::append_issued(const IssuedRecord& record) {
   return {};
 }
 
-Result<Written> PkiDirectory::issue_backoffice(const fs::path& out_dir,
-                                               std::string_view server_name, int days,
-                                               std::int64_t now, crypto::Drbg& drbg,
-                                               bool overwrite) {
+Result<Written> PkiDirectory::issue(const IssueTarget& target, std::string_view name, int days,
+                                    std::int64_t now, crypto::Drbg& drbg, bool overwrite) {
   if (days < 1 || days > 36'500) {
     return make_error(ErrorCode::kInvalidArgument, "--days must be 1 to 36500");
   }
-  const tls::ServerFiles files = tls::server_files_in(out_dir);
   if (!overwrite) {
-    if (auto s = check_absent({files.certificate, files.private_key}); !s) {
+    if (auto s = check_absent({target.certificate, target.private_key}); !s) {
       return std::unexpected(s.error());
     }
   }
-  auto issued = ca_.issue(Role::kBackoffice, server_name, validity_for_days(now, days), drbg);
+  auto issued = ca_.issue(target.role, name, validity_for_days(now, days), drbg);
   if (!issued) return std::unexpected(issued.error());
-  auto crl = tls::read_text_file(dir_ / kCaRevocationListFile);
-  if (!crl) return std::unexpected(crl.error());
-  if (auto s = make_dir(out_dir); !s) return std::unexpected(s.error());
-  if (auto s = append_issued({issued->serial_hex, "backoffice", std::string(server_name),
+  std::string crl;
+  if (!target.revocation_list_copy.empty()) {
+    auto read = tls::read_text_file(dir_ / kCaRevocationListFile);
+    if (!read) return std::unexpected(read.error());
+    crl = std::move(*read);
+  }
+  if (auto s = make_dir(target.out_dir); !s) return std::unexpected(s.error());
+  if (auto s = append_issued({issued->serial_hex, std::string(target.role_name), std::string(name),
                               issued->not_after, now});
       !s) {
     return std::unexpected(s.error());
   }
-  const std::pair<const fs::path*, std::pair<const std::string*, unsigned>> outputs[] = {
-      {&files.private_key, {&issued->private_key_pem, kSecretMode}},
-      {&files.certificate, {&issued->certificate_pem, kPublicMode}},
-      {&files.client_ca, {&ca_.certificate_pem(), kPublicMode}},
-      {&files.revocation_list, {&*crl, kPublicMode}},
+  // The key first, then what is public; the copies only where this role's daemon reads them.
+  std::vector<std::pair<const fs::path*, std::pair<const std::string*, unsigned>>> outputs = {
+      {&target.private_key, {&issued->private_key_pem, kSecretMode}},
+      {&target.certificate, {&issued->certificate_pem, kPublicMode}},
   };
-  Written written{{}, std::string(server_name), issued->serial_hex, issued->not_after};
+  if (!target.ca_copy.empty()) {
+    outputs.push_back({&target.ca_copy, {&ca_.certificate_pem(), kPublicMode}});
+  }
+  if (!target.revocation_list_copy.empty()) {
+    outputs.push_back({&target.revocation_list_copy, {&crl, kPublicMode}});
+  }
+  Written written{{}, std::string(name), issued->serial_hex, issued->not_after};
   for (const auto& [path, what] : outputs) {
     if (auto s = write_file_atomically(*path, *what.first, what.second, true); !s) {
       return std::unexpected(s.error());
@@ -291,40 +298,46 @@ Result<Written> PkiDirectory::issue_backoffice(const fs::path& out_dir,
   return written;
 }
 
+Result<Written> PkiDirectory::issue_backoffice(const fs::path& out_dir,
+                                               std::string_view server_name, int days,
+                                               std::int64_t now, crypto::Drbg& drbg,
+                                               bool overwrite) {
+  const tls::ServerFiles files = tls::server_files_in(out_dir);
+  return issue({out_dir, Role::kBackoffice, "backoffice", files.certificate, files.private_key,
+                files.client_ca, files.revocation_list},
+               server_name, days, now, drbg, overwrite);
+}
+
 Result<Written> PkiDirectory::issue_device(const fs::path& out_dir, std::string_view device_id,
                                            int days, std::int64_t now, crypto::Drbg& drbg,
                                            bool overwrite) {
-  if (days < 1 || days > 36'500) {
-    return make_error(ErrorCode::kInvalidArgument, "--days must be 1 to 36500");
-  }
   const tls::ClientFiles files = tls::client_files_in(out_dir);
-  if (!overwrite) {
-    if (auto s = check_absent({files.certificate, files.private_key}); !s) {
-      return std::unexpected(s.error());
-    }
-  }
-  auto issued = ca_.issue(Role::kDevice, device_id, validity_for_days(now, days), drbg);
-  if (!issued) return std::unexpected(issued.error());
-  if (auto s = make_dir(out_dir); !s) return std::unexpected(s.error());
-  if (auto s = append_issued({issued->serial_hex, "device", std::string(device_id),
-                              issued->not_after, now});
-      !s) {
-    return std::unexpected(s.error());
-  }
-  const std::pair<const fs::path*, std::pair<const std::string*, unsigned>> outputs[] = {
-      {&files.private_key, {&issued->private_key_pem, kSecretMode}},
-      {&files.certificate, {&issued->certificate_pem, kPublicMode}},
-      {&files.server_ca, {&ca_.certificate_pem(), kPublicMode}},
-  };
-  Written written{{}, std::string(device_id), issued->serial_hex, issued->not_after};
-  for (const auto& [path, what] : outputs) {
-    if (auto s = write_file_atomically(*path, *what.first, what.second, true); !s) {
-      return std::unexpected(s.error());
-    }
-    written.files.push_back(*path);
-  }
-  std::fill(issued->private_key_pem.begin(), issued->private_key_pem.end(), '\0');
-  return written;
+  return issue({out_dir, Role::kDevice, "device", files.certificate, files.private_key, files.server_ca, {}},
+               device_id, days, now, drbg, overwrite);
+}
+
+namespace {
+constexpr const char* kTechnicianCertificateFile = "technician.crt";
+constexpr const char* kTechnicianKeyFile = "technician.key";
+constexpr const char* kOperatorCaFile = "operator-ca.crt";
+}  // namespace
+
+Result<Written> PkiDirectory::issue_technician(const fs::path& out_dir, std::string_view name,
+                                               int days, std::int64_t now, crypto::Drbg& drbg,
+                                               bool overwrite) {
+  return issue({out_dir, Role::kTechnician, "technician", out_dir / kTechnicianCertificateFile,
+                out_dir / kTechnicianKeyFile, out_dir / kOperatorCaFile, {}},
+               name, days, now, drbg, overwrite);
+}
+
+Result<Written> PkiDirectory::issue_maintenance(const fs::path& out_dir,
+                                                std::string_view device_id, int days,
+                                                std::int64_t now, crypto::Drbg& drbg,
+                                                bool overwrite) {
+  return issue({out_dir, Role::kMaintenance, "maintenance",
+                out_dir / std::string(tls::kMaintenanceCertificateFile),
+                out_dir / std::string(tls::kMaintenanceKeyFile), {}, {}},
+               device_id, days, now, drbg, overwrite);
 }
 
 Result<std::string> PkiDirectory::revocation_list_pem(std::int64_t now, crypto::Drbg& drbg) const {
@@ -360,9 +373,26 @@ Result<Written> PkiDirectory::refresh_revocation_list(std::int64_t now, crypto::
 Result<Written> PkiDirectory::revoke_device(std::string_view device_id,
                                             std::string_view serial_hex, std::int64_t now,
                                             crypto::Drbg& drbg, const fs::path& install_to) {
+  // A stolen validator loses its maintenance-port certificate with its device certificate.
+  return revoke({"device", "maintenance"}, device_id, serial_hex, now, drbg, install_to);
+}
+
+Result<Written> PkiDirectory::revoke_technician(std::string_view name, std::string_view serial_hex,
+                                                std::int64_t now, crypto::Drbg& drbg,
+                                                const fs::path& install_to) {
+  return revoke({"technician"}, name, serial_hex, now, drbg, install_to);
+}
+
+Result<Written> PkiDirectory::revoke(std::initializer_list<std::string_view> roles,
+                                     std::string_view device_id, std::string_view serial_hex,
+                                     std::int64_t now, crypto::Drbg& drbg,
+                                     const fs::path& install_to) {
   std::vector<RevokedRecord> added;
   for (const auto& record : issued_) {
-    if (record.role != "device" || record.name != device_id) continue;
+    if (std::find(roles.begin(), roles.end(), record.role) == roles.end() ||
+        record.name != device_id) {
+      continue;
+    }
     if (!serial_hex.empty() && record.serial_hex != serial_hex) continue;
     const bool already = std::any_of(revoked_.begin(), revoked_.end(), [&](const auto& r) {
       return r.serial_hex == record.serial_hex;
@@ -371,7 +401,8 @@ Result<Written> PkiDirectory::revoke_device(std::string_view device_id,
   }
   if (added.empty()) {
     return make_error(ErrorCode::kNotFound,
-                      "no unrevoked device certificate for '" + std::string(device_id) + "'" +
+                      "no unrevoked " + std::string(*roles.begin()) + " certificate for '" +
+                          std::string(device_id) + "'" +
                           (serial_hex.empty() ? "" : " with serial " + std::string(serial_hex)) +
                           " in " + (dir_ / kIssuedFile).string());
   }

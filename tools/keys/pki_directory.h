@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,7 @@ inline constexpr const char* kCaRevocationListFile = "revoked.crl";
 
 struct IssuedRecord {
   std::string serial_hex;
-  std::string role;  // "device" or "backoffice"
+  std::string role;  // "device", "backoffice", "technician" or "maintenance"
   std::string name;  // device id or server name
   std::string not_after;
   std::int64_t issued_at = 0;
@@ -84,12 +85,29 @@ class PkiDirectory {
   Result<Written> issue_device(const std::filesystem::path& out_dir, std::string_view device_id,
                                int days, std::int64_t now, crypto::Drbg& drbg,
                                bool overwrite = false);
-  // Revokes every unrevoked device certificate issued to `device_id` (or only `serial_hex` when
+  // Issues a technician's client certificate (role marker OU=faregate-technician) into `out_dir`
+  // as technician.crt / technician.key with the CA certificate as operator-ca.crt: what
+  // faregate-flash presents at a validator's maintenance port. Same errors.
+  Result<Written> issue_technician(const std::filesystem::path& out_dir, std::string_view name,
+                                   int days, std::int64_t now, crypto::Drbg& drbg,
+                                   bool overwrite = false);
+  // Issues a validator's maintenance-port server certificate (CN = device id, subjectAltName
+  // faregate-maintenance) into `out_dir` as maintenance.crt / maintenance.key, next to the
+  // device's files. Same errors.
+  Result<Written> issue_maintenance(const std::filesystem::path& out_dir,
+                                    std::string_view device_id, int days, std::int64_t now,
+                                    crypto::Drbg& drbg, bool overwrite = false);
+  // Revokes every unrevoked device (and maintenance-port) certificate issued to `device_id` (or only `serial_hex` when
   // given) and rewrites revoked.crl; if `install_to` is set, also writes the list there
   // atomically (the back office reloads it). Errors: kNotFound (nothing to revoke), kIo, kCrypto.
   Result<Written> revoke_device(std::string_view device_id, std::string_view serial_hex,
                                 std::int64_t now, crypto::Drbg& drbg,
                                 const std::filesystem::path& install_to = {});
+  // The same for a technician's certificates (issue_technician). Install the list where the
+  // validators' maintenance ports read it (DATA_DIR/tls/revoked.crl; read at start).
+  Result<Written> revoke_technician(std::string_view name, std::string_view serial_hex,
+                                    std::int64_t now, crypto::Drbg& drbg,
+                                    const std::filesystem::path& install_to = {});
   // Rewrites revoked.crl (a fresh issue date; the same revocations), and installs it as above.
   Result<Written> refresh_revocation_list(std::int64_t now, crypto::Drbg& drbg,
                                           const std::filesystem::path& install_to = {});
@@ -101,7 +119,23 @@ class PkiDirectory {
         ca_(std::move(ca)),
         issued_(std::move(issued)),
         revoked_(std::move(revoked)) {}
+  // Where one role's certificate goes and which public copies go with it.
+  struct IssueTarget {
+    std::filesystem::path out_dir;
+    Role role;
+    std::string_view role_name;  // as recorded in issued.tsv
+    std::filesystem::path certificate;
+    std::filesystem::path private_key;
+    std::filesystem::path ca_copy;               // empty: no copy of the CA certificate
+    std::filesystem::path revocation_list_copy;  // empty: no copy of revoked.crl
+  };
+  // The common steps of the issue_* calls (their contract).
+  Result<Written> issue(const IssueTarget& target, std::string_view name, int days,
+                        std::int64_t now, crypto::Drbg& drbg, bool overwrite);
   Result<std::string> revocation_list_pem(std::int64_t now, crypto::Drbg& drbg) const;
+  Result<Written> revoke(std::initializer_list<std::string_view> roles, std::string_view name,
+                         std::string_view serial_hex, std::int64_t now, crypto::Drbg& drbg,
+                         const std::filesystem::path& install_to);
   Status append_issued(const IssuedRecord& record);
 
   std::filesystem::path dir_;

@@ -15,6 +15,7 @@
 #include "backoffice/payments/payments_ledger.h"
 #include "backoffice/payments/simulated_acquirer.h"
 #include "backoffice/recon/reconciliation.h"
+#include "backoffice/recon/store_pricing.h"
 #include "backoffice/store/tap_store_factory.h"
 
 namespace {
@@ -46,49 +47,26 @@ int run(const Options& o) {
     std::cerr << "faregate-report: " << store::redact_store_spec(o.store) << ": " << store.error().message << "\n";
     return 1;
   }
-  auto summaries = (*store)->device_summaries();
-  if (!summaries) {
-    std::cerr << "faregate-report: " << summaries.error().message << "\n";
-    return 1;
-  }
-  auto conflicts = (*store)->conflicts();
-  if (!conflicts) {
-    std::cerr << "faregate-report: " << conflicts.error().message << "\n";
-    return 1;
-  }
-  recon::TapBook book(*policy, *start);
-  std::vector<recon::DeviceInput> devices;
-  for (const auto& s : *summaries) {
-    recon::DeviceInput d{s.device_id, s.stored_through_seq, s.max_seq, s.tap_count, s.missing, 0};
-    for (const auto& c : *conflicts) d.conflicts += c.device_id == s.device_id;
-    devices.push_back(d);
-    // Read the device's taps in pages, gaps included (a gap ends no page early: seqs are read by range).
-    constexpr std::size_t kPage = 10'000;
-    for (std::uint64_t from = 1; from <= s.max_seq; from += kPage) {
-      auto page = (*store)->taps_of_device(s.device_id, from, kPage);
-      if (!page) {
-        std::cerr << "faregate-report: " << page.error().message << "\n";
-        return 1;
-      }
-      book.add(*page);
-    }
-  }
-  fares::EngineOptions engine_options;
-  engine_options.service_day_start_s = *start;
-  engine_options.threads = o.threads;
-  fares::FareEngine engine(*policy, engine_options);
   const fares::EntitlementRegistry no_entitlements;
-  const auto pricing = engine.price(book.taps(), no_entitlements);
+  recon::StorePricingOptions pricing_options;
+  pricing_options.service_day_start_s = *start;
+  pricing_options.threads = o.threads;
+  auto priced = recon::price_tap_store(**store, *policy, no_entitlements, pricing_options);
+  if (!priced) {
+    std::cerr << "faregate-report: " << priced.error().message << "\n";
+    return 1;
+  }
+  const auto& pricing = priced->pricing;
 
   recon::ReconInput input;
   input.policy = &*policy;
-  input.taps = &book;
-  input.devices = devices;
+  input.taps = priced->book.get();
+  input.devices = priced->devices;
   input.pricing = &pricing;
   // The simulated payments loop (demo and tests): verification, charges, settlement.
   payments::PaymentsLedger ledger(policy->currency, {});
   payments::SimulatedAcquirer acquirer;
-  payments::DenyList deny;
+  payments::MemoryDenyList deny;
   payments::SettlementReport settlement;
   if (o.simulate_payments && !pricing.days.empty()) {
     std::vector<fares::CardToken> tokens;

@@ -27,7 +27,7 @@ TEST_CASE("one charge per card token and service day, sent once the day is over"
   t.bus("b", "2026-03-03T09:00:00+01:00", "bus-a");
   PaymentsLedger ledger(kEur, {});
   SimulatedAcquirer acquirer;
-  DenyList deny;
+  MemoryDenyList deny;
   REQUIRE(ledger.record(price(p, t.all()))->new_days == 2);
   // Same service day: nothing is sent yet (the day may still get taps).
   CHECK(ledger.submit_due(acquirer, deny, kMar3, at("2026-03-03T20:00:00+01:00")).approved == 0);
@@ -46,7 +46,7 @@ TEST_CASE("late taps re-price a day into an adjustment or a refund, never a seco
   t.entry("a", "2026-03-03T08:00:00+01:00", "central-gate");  // exit tap still on an offline validator
   PaymentsLedger ledger(kEur, {});
   SimulatedAcquirer acquirer;
-  DenyList deny;
+  MemoryDenyList deny;
   ledger.record(price(p, t.all()));
   ledger.submit_due(acquirer, deny, kMar3 + 1, kMar4Noon);
   REQUIRE(ledger.charges().size() == 1);
@@ -86,7 +86,7 @@ TEST_CASE("charges aggregate over the travel period, and a spend limit sends the
   three_days.travel_period_days = 3;
   PaymentsLedger ledger(kEur, three_days);
   SimulatedAcquirer acquirer;
-  DenyList deny;
+  MemoryDenyList deny;
   ledger.record(price(p, t.all()));
   REQUIRE(ledger.charges().size() == 1);
   CHECK(ledger.charges()[0].amount == 450);
@@ -114,7 +114,7 @@ TEST_CASE("a declined charge denies the token; a resubmission approved lifts it"
   PaymentsLedger ledger(kEur, {});
   SimulatedAcquirer acquirer;
   acquirer.decline_next(card("a"), 2);
-  DenyList deny;
+  MemoryDenyList deny;
   ledger.record(price(p, t.all()));
   auto first = ledger.submit_due(acquirer, deny, kMar3 + 1, kMar4Noon);
   CHECK(first.declined == 1);
@@ -143,7 +143,7 @@ TEST_CASE("debt recovery is bounded: six resubmissions within 14 days, then the 
   PaymentsLedger ledger(kEur, {});
   SimulatedAcquirer acquirer;
   acquirer.decline_always(card("a"));
-  DenyList deny;
+  MemoryDenyList deny;
   ledger.record(price(p, t.all()));
   std::size_t exhausted = 0;
   for (int day = 1; day <= 20; ++day) {
@@ -164,7 +164,7 @@ TEST_CASE("a token's first tap is verified once; a declined verification denies 
   PaymentsLedger ledger(kEur, {});
   SimulatedAcquirer acquirer;
   acquirer.decline_always(card("stolen"), "05");
-  DenyList deny;
+  MemoryDenyList deny;
   const std::vector<CardToken> first{card("good"), card("stolen")};
   CHECK(*ledger.verify_new_tokens(first, acquirer, deny, kMar4Noon) == 2);
   CHECK(deny.contains(card("stolen")));
@@ -179,7 +179,7 @@ TEST_CASE("an unreachable acquirer leaves charges due without counting an attemp
   t.bus("a", "2026-03-03T08:00:00+01:00", "bus-a");
   PaymentsLedger ledger(kEur, {});
   SimulatedAcquirer acquirer;
-  DenyList deny;
+  MemoryDenyList deny;
   ledger.record(price(p, t.all()));
   acquirer.set_unavailable(true);
   CHECK(ledger.submit_due(acquirer, deny, kMar3 + 1, kMar4Noon).acquirer_errors == 1);
@@ -196,7 +196,7 @@ TEST_CASE("the acquirer's settlement file is matched to approved charges and ref
   PaymentsLedger ledger(kEur, {});
   SimulatedAcquirer acquirer;
   acquirer.decline_always(card("c"));
-  DenyList deny;
+  MemoryDenyList deny;
   ledger.record(price(p, t.all()));
   auto ref_of = [&](const char* who) {
     for (const auto& ch : ledger.charges())

@@ -83,7 +83,7 @@ TEST_CASE("charges, authorizations and settlement balance to the cent, or the re
   const auto pricing = price(d.policy, d.book.taps());
   payments::PaymentsLedger ledger(d.policy.currency, {});
   payments::SimulatedAcquirer acquirer;
-  payments::DenyList deny;
+  payments::MemoryDenyList deny;
   acquirer.decline_always(card("bob"));
   ledger.record(pricing);
   ledger.submit_due(acquirer, deny, days_from_civil(2026, 3, 4), at("2026-03-04T12:00:00+01:00"));

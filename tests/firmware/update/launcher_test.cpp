@@ -14,6 +14,7 @@
 #include "firmware/update/firmware_dir.h"
 #include "firmware/update/image_signer.h"
 #include "firmware/update/installer.h"
+#include "tests/firmware/update/dev_signing_key.h"
 #include "tests/firmware/update/process_runner.h"
 #include "tests/firmware/update/update_test_support.h"
 #include "tests/support/temp_dir.h"
@@ -21,14 +22,7 @@
 namespace faregate::update {
 namespace {
 
-const SigningKey& dev_key() {
-  static const SigningKey kKey = [] {
-    auto key = SigningKey::from_file(FAREGATE_DEV_SIGNING_KEY);
-    if (!key) throw std::runtime_error(key.error().describe());
-    return std::move(*key);
-  }();
-  return kKey;
-}
+using testing::dev_key;
 
 // Stand-ins for the validator. Each prints what it was started as.
 const std::string kIntro =

@@ -196,3 +196,24 @@ TEST_CASE("locate_json_path finds values by path and survives odd input") {
   CHECK_FALSE(locate_json_path(deep, "x"));
   CHECK(locate_json_path(deep, "[0][0][0]"));
 }
+
+TEST_CASE("a scenario's fares name the feed, the acquirer and the service day start") {
+  auto none = parse_scenario(kMinimal);
+  REQUIRE(none);
+  CHECK_FALSE(none->fares);
+  auto demo = parse_scenario(faregate::simulator::embedded_demo_scenario());
+  REQUIRE(demo);
+  REQUIRE(demo->fares);
+  CHECK(demo->fares->feed == "demo");
+  CHECK(demo->fares->acquirer == "simulated:decline-iin=476199");
+  auto defaults = parse_scenario(with(kMinimal, "\"stations\"", "\"fares\": {\"feed\": \"feeds/city\"},\n  \"stations\""));
+  REQUIRE(defaults);
+  REQUIRE(defaults->fares);
+  CHECK(defaults->fares->feed == "feeds/city");
+  CHECK(defaults->fares->acquirer == "simulated");
+  CHECK(defaults->fares->service_day_start == "04:30");
+  CHECK(error_of(with(kMinimal, "\"stations\"", "\"fares\": {\"acquirer\": \"simulated\"},\n  \"stations\"")) ==
+        "fares.feed: must be \"demo\" or a GTFS directory (line 3, column 12)");
+  CHECK(error_of(with(kMinimal, "\"stations\"", "\"fares\": {\"feed\": \"demo\", \"acquire\": \"x\"},\n  \"stations\""))
+            .starts_with("fares.acquire: unknown field"));
+}
