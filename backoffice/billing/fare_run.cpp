@@ -247,6 +247,7 @@ Result<FareRunSummary> run_fare_run(const fares::FarePolicy& policy, const FareR
   s.orphan_taps = t.orphan_taps;
   s.card_days = pricing.days.size();
   s.capped_card_days = t.capped_card_days;
+  s.concessions = tally_concession_days(policy, pricing);
   s.revenue = t.revenue;
   s.transfer_discounts = t.transfer_discounts;
   s.cap_discounts = t.cap_discounts;
@@ -274,6 +275,11 @@ nlohmann::ordered_json to_json(const FareRunSummary& s) {
   j["transfer_discounts"] = s.transfer_discounts;
   j["cap_discounts"] = s.cap_discounts;
   j["caps_applied"] = s.capped_card_days;
+  j["concessions"] = nlohmann::ordered_json::array();
+  for (const auto& c : s.concessions) {
+    j["concessions"].push_back(
+        {{"rider_category", c.rider_category}, {"card_days", c.card_days}, {"revenue", c.revenue}});
+  }
   j["ledger"] = {{"new_days", s.recorded.new_days},
                  {"unchanged_days", s.recorded.unchanged_days},
                  {"changed_days", s.recorded.changed_days},
@@ -306,6 +312,17 @@ std::string format_summary(const FareRunSummary& s) {
   out += fmt::format("  legs: {} over {} card-days\n", s.legs, s.card_days);
   out += fmt::format("  revenue: {} (transfer discounts {}, cap discounts {}, caps applied on {} card-days)\n",
                      money(s.revenue), money(s.transfer_discounts), money(s.cap_discounts), s.capped_card_days);
+  std::uint64_t concession_days = 0;
+  std::int64_t concession_revenue = 0;
+  std::string by_category;
+  for (const auto& c : s.concessions) {
+    concession_days += c.card_days;
+    concession_revenue += c.revenue;
+    by_category += fmt::format("{}{} {}", by_category.empty() ? " (" : ", ", c.rider_category, c.card_days);
+  }
+  if (!by_category.empty()) by_category += ")";
+  out += fmt::format("  concessions: {} card-days at a concession fare{}, {}\n", concession_days, by_category,
+                     money(concession_revenue));
   out += fmt::format("  payments: {} verifications ({} declined), {} approved, {} declined, {} resubmitted, "
                      "{} adjustments; approved {}, outstanding debt {}\n",
                      s.verifications, s.verifications_declined, s.submitted.approved, s.submitted.declined,

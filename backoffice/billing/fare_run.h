@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backoffice/billing/concession_tally.h"
 #include "backoffice/fares/entitlement_registry.h"
 #include "backoffice/fares/fare_policy.h"
 #include "backoffice/payments/payments_ledger.h"
@@ -79,6 +80,8 @@ struct FareRunSummary {
   std::uint64_t taps_received = 0, taps_priced = 0, taps_denied = 0, legs = 0, orphan_taps = 0;
   std::uint64_t card_days = 0, capped_card_days = 0;
   std::int64_t revenue = 0, transfer_discounts = 0, cap_discounts = 0;
+  // Card-days charged a concession category's own fare, per category (tally_concession_days).
+  std::vector<ConcessionDays> concessions;
   std::size_t verifications = 0, verifications_declined = 0, cards_identified = 0;
   payments::RecordOutcome recorded;
   payments::SubmitOutcome submitted;

@@ -4,19 +4,29 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
+#include <vector>
 
 namespace faregate::recon {
 
 namespace {
 
+// A page of records: the first `count` of `records` (read_taps_of_device's buffer).
+struct Page {
+  std::vector<faregate::v1::TapRecord> records;
+  std::size_t count = 0;
+};
+
 // Pages of records handed from the thread that reads the store to the one that books them:
 // reading (the store's queries, protobuf parsing) and booking overlap instead of taking turns.
-// Bounded, so that a fast reader holds at most a few pages in memory.
+// Bounded, so that a fast reader holds at most a few pages in memory. Booked pages come back
+// to the reader, which reads the next ones into them: their records (and the records' strings)
+// are reused rather than allocated for every tap and freed on the other thread.
 class PageQueue {
  public:
   // Blocks while the queue is full. Returns false when the consumer has gone.
-  bool push(std::vector<faregate::v1::TapRecord> page) {
+  bool push(Page page) {
     std::unique_lock lock(mutex_);
     space_.wait(lock, [&] { return pages_.size() < kCapacity || abandoned_; });
     if (abandoned_) return false;
@@ -32,13 +42,26 @@ class PageQueue {
     ready_.notify_one();
   }
   // Next page; nullopt once the reader finished and every page was taken.
-  std::optional<std::vector<faregate::v1::TapRecord>> pop() {
+  std::optional<Page> pop() {
     std::unique_lock lock(mutex_);
     ready_.wait(lock, [&] { return !pages_.empty() || finished_; });
     if (pages_.empty()) return std::nullopt;
     auto page = std::move(pages_.front());
     pages_.pop_front();
     space_.notify_one();
+    return page;
+  }
+  // A booked page, for the reader to fill again.
+  void recycle(Page page) {
+    std::lock_guard lock(mutex_);
+    spare_.push_back(std::move(page));
+  }
+  // A page to read into: a recycled one when there is one, else a new one.
+  Page take_spare() {
+    std::lock_guard lock(mutex_);
+    if (spare_.empty()) return {};
+    Page page = std::move(spare_.back());
+    spare_.pop_back();
     return page;
   }
   void abandon() {
@@ -55,7 +78,8 @@ class PageQueue {
   static constexpr std::size_t kCapacity = 4;
   std::mutex mutex_;
   std::condition_variable ready_, space_;
-  std::deque<std::vector<faregate::v1::TapRecord>> pages_;
+  std::deque<Page> pages_;
+  std::vector<Page> spare_;
   bool finished_ = false, abandoned_ = false;
   std::optional<Error> error_;
 };
@@ -89,19 +113,23 @@ Result<StorePricing> price_tap_store(store::TapStore& store, const fares::FarePo
       constexpr std::size_t kPage = 10'000;
       for (const auto& s : *summaries) {
         for (std::uint64_t from = 1; from <= s.max_seq; from += kPage) {
-          auto page = store.taps_of_device(s.device_id, from, kPage);
-          if (!page) {
-            queue.finish(page.error());
+          Page page = queue.take_spare();
+          auto count = store.read_taps_of_device(s.device_id, from, kPage, page.records);
+          if (!count) {
+            queue.finish(count.error());
             return;
           }
-          if (!queue.push(std::move(*page))) return;
+          page.count = *count;
+          if (!queue.push(std::move(page))) return;
         }
       }
       queue.finish(std::nullopt);
     });
     while (auto page = queue.pop()) {
-      if (options.on_records) options.on_records(*page);
-      out.book->add(*page);
+      const std::span<const faregate::v1::TapRecord> records(page->records.data(), page->count);
+      if (options.on_records) options.on_records(records);
+      out.book->add(records);
+      queue.recycle(std::move(*page));
     }
     queue.abandon();
   }

@@ -298,6 +298,7 @@ struct SqliteTapStore::Impl {
   Statement select_device;
   Statement upsert_device;
   Statement scan_seqs;
+  Statement select_taps;
 
   Status prepare_all() {
     struct Entry {
@@ -320,6 +321,8 @@ struct SqliteTapStore::Impl {
          "stored_through_seq = excluded.stored_through_seq, max_seq = excluded.max_seq, "
          "tap_count = excluded.tap_count"},
         {&scan_seqs, "SELECT seq FROM taps WHERE device_id = ?1 AND seq > ?2 ORDER BY seq"},
+        {&select_taps,
+         "SELECT seq, record FROM taps WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq"},
     };
     for (const auto& entry : entries) {
       auto statement = Statement::prepare(db.get(), entry.sql);
@@ -554,26 +557,37 @@ Result<std::vector<v1::TapRecord>> SqliteTapStore::taps_of_device(std::string_vi
                                                                   std::uint64_t from_seq,
                                                                   std::size_t limit) {
   std::vector<v1::TapRecord> taps;
-  if (limit == 0 || from_seq > kMaxSeq) return taps;
+  auto n = read_taps_of_device(device_id, from_seq, limit, taps);
+  if (!n) return std::unexpected(n.error());
+  taps.resize(*n);
+  return taps;
+}
+
+Result<std::size_t> SqliteTapStore::read_taps_of_device(std::string_view device_id,
+                                                        std::uint64_t from_seq, std::size_t limit,
+                                                        std::vector<v1::TapRecord>& buffer) {
+  if (limit == 0 || from_seq > kMaxSeq) return std::size_t{0};
   // Inclusive upper bound of [from_seq, from_seq + limit), clamped to what SQLite can hold.
   const std::uint64_t last = detail::last_seq_of_range(from_seq, limit);
   std::lock_guard lock(mutex_);
-  auto statement = Statement::prepare(
-      impl_->db.get(),
-      "SELECT seq, record FROM taps WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq");
-  if (!statement) return std::unexpected(statement.error());
-  statement->bind_text(1, device_id);
-  statement->bind_int(2, static_cast<std::int64_t>(from_seq));
-  statement->bind_int(3, static_cast<std::int64_t>(last));
-  for (;;) {
-    auto row = statement->step("reading taps");
+  Statement& statement = impl_->select_taps;
+  ResetOnExit reset(statement);
+  statement.bind_text(1, device_id);
+  statement.bind_int(2, static_cast<std::int64_t>(from_seq));
+  statement.bind_int(3, static_cast<std::int64_t>(last));
+  std::size_t n = 0;
+  for (;; ++n) {
+    auto row = statement.step("reading taps");
     if (!row) return std::unexpected(row.error());
     if (!*row) break;
-    auto record = parse_record(statement->column_blob(1), device_id, statement->column_int(0));
-    if (!record) return std::unexpected(record.error());
-    taps.push_back(std::move(*record));
+    if (n == buffer.size()) buffer.emplace_back();
+    if (auto s = detail::parse_record_into(statement.column_blob(1), device_id,
+                                           statement.column_int(0), buffer[n]);
+        !s) {
+      return std::unexpected(s.error());
+    }
   }
-  return taps;
+  return n;
 }
 
 }  // namespace faregate::store

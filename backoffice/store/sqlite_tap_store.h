@@ -60,6 +60,10 @@ class SqliteTapStore final : public TapStore {
   Result<std::vector<faregate::v1::TapRecord>> taps_of_device(std::string_view device_id,
                                                               std::uint64_t from_seq,
                                                               std::size_t limit) override;
+  // Reads in place, with one prepared statement for every page.
+  Result<std::size_t> read_taps_of_device(std::string_view device_id, std::uint64_t from_seq,
+                                          std::size_t limit,
+                                          std::vector<faregate::v1::TapRecord>& buffer) override;
 
   const std::filesystem::path& path() const { return path_; }
 

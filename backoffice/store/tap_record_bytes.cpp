@@ -53,14 +53,21 @@ Result<std::vector<std::string>> serialize_batch(std::span<const v1::TapRecord> 
   return records;
 }
 
-Result<v1::TapRecord> parse_record(std::string_view bytes, std::string_view device_id,
-                                   std::int64_t seq) {
-  v1::TapRecord record;
+Status parse_record_into(std::string_view bytes, std::string_view device_id, std::int64_t seq,
+                         v1::TapRecord& record) {
+  // ParseFromArray clears the record first; cleared string fields keep their storage.
   if (bytes.size() > static_cast<std::size_t>(INT_MAX) ||
       !record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return make_error(ErrorCode::kCorrupt, "stored record of " + std::string(device_id) + " seq " +
                                                std::to_string(seq) + " does not parse");
   }
+  return {};
+}
+
+Result<v1::TapRecord> parse_record(std::string_view bytes, std::string_view device_id,
+                                   std::int64_t seq) {
+  v1::TapRecord record;
+  if (auto s = parse_record_into(bytes, device_id, seq, record); !s) return std::unexpected(s.error());
   return record;
 }
 

@@ -29,6 +29,9 @@ Result<std::vector<std::string>> serialize_batch(std::span<const faregate::v1::T
 // kCorrupt (naming the device and seq) if the stored bytes do not parse.
 Result<faregate::v1::TapRecord> parse_record(std::string_view bytes, std::string_view device_id,
                                              std::int64_t seq);
+// The same into `record`, reusing what it holds (its strings' storage).
+Status parse_record_into(std::string_view bytes, std::string_view device_id, std::int64_t seq,
+                         faregate::v1::TapRecord& record);
 
 // The inclusive last seq of [from_seq, from_seq + limit), clamped to kMaxSeq.
 // Requires: limit >= 1 and from_seq <= kMaxSeq.

@@ -65,6 +65,21 @@ class TapStore {
   virtual Result<std::vector<faregate::v1::TapRecord>> taps_of_device(std::string_view device_id,
                                                                       std::uint64_t from_seq,
                                                                       std::size_t limit) = 0;
+  // The same taps as taps_of_device, read into `buffer`: returns n, the number found, and leaves
+  // them in buffer[0..n). buffer is grown when it holds fewer than n records and never shrunk;
+  // the records past n are stale. Reading page after page into one buffer reuses its records
+  // instead of allocating each anew. On error the buffer's contents are unspecified.
+  // The default reads through taps_of_device; a backend may read in place.
+  virtual Result<std::size_t> read_taps_of_device(std::string_view device_id, std::uint64_t from_seq,
+                                                  std::size_t limit,
+                                                  std::vector<faregate::v1::TapRecord>& buffer) {
+    auto taps = taps_of_device(device_id, from_seq, limit);
+    if (!taps) return std::unexpected(taps.error());
+    const std::size_t n = taps->size();
+    if (buffer.size() < n) buffer.resize(n);
+    for (std::size_t i = 0; i < n; ++i) buffer[i] = std::move((*taps)[i]);
+    return n;
+  }
 };
 
 }  // namespace faregate::store

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "backoffice/billing/fare_run.h"
+#include "backoffice/fares/entitlement_registry.h"
 #include "backoffice/fares/gtfs_fares_loader.h"
 #include "backoffice/fares/local_time.h"
 #include "firmware/journal/journal.h"
@@ -227,11 +228,44 @@ int run_tap(const TapOptions& options) {
 
 namespace {
 
+// The operator's concession registry for the day: every rider of a category other than the
+// feed's default one, by the card token validators derive from the rider's card (never the
+// PAN), written as the back office's entitlements file (docs/fare_engine.md) and read back
+// through the same loader `faregate-backoffice fare-run --entitlements` uses. Returns the
+// number of cards registered. Errors: the file cannot be written, or a rider category the feed
+// does not know (the loader names it).
+Result<std::size_t> register_concessions(const RunReport& report, const fares::FarePolicy& policy,
+                                         const std::filesystem::path& file, fares::EntitlementRegistry& registry) {
+  const std::string default_category = policy.default_rider_category != fares::kNone
+                                           ? policy.rider_categories_ids.name(policy.default_rider_category)
+                                           : std::string("adult");
+  std::string csv = "card_token,rider_category\n";
+  std::size_t cards = 0;
+  for (const auto& line : report.rider_lines) {
+    if (line.category == default_category || line.card_token.empty()) continue;
+    auto token = fares::CardToken::from_bytes(
+        ByteView(reinterpret_cast<const std::uint8_t*>(line.card_token.data()), line.card_token.size()));
+    if (!token) return std::unexpected(token.error());
+    csv += token->hex() + "," + line.category + "\n";
+    ++cards;
+  }
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << csv;
+  out.close();
+  if (!out) return make_error(ErrorCode::kIo, "cannot write " + file.string());
+  if (auto loaded = fares::load_entitlements_csv(csv, file.string(), policy, registry); !loaded) {
+    return std::unexpected(loaded.error());
+  }
+  return cards;
+}
+
 // The back office's fare run over what the scenario left in its data directory: the feed the
-// scenario names, the sealing private key the simulated operator holds (so that the simulated
-// acquirer can tell which issuer each card belongs to), and "now" one day after the scenario's
-// last ride, when the day's charges are due.
-Result<billing::FareRunSummary> fare_run_after(const Scenario& scenario, const std::filesystem::path& data_dir) {
+// scenario names, the riders' concessions registered (register_concessions, DATA_DIR/
+// entitlements.csv), the sealing private key the simulated operator holds (so that the
+// simulated acquirer can tell which issuer each card belongs to), and "now" one day after the
+// scenario's last ride, when the day's charges are due.
+Result<billing::FareRunSummary> fare_run_after(const Scenario& scenario, const RunReport& report,
+                                               const std::filesystem::path& data_dir) {
   const FaresSpec& spec = *scenario.fares;
   auto policy = spec.feed == "demo"
                     ? fares::load_gtfs_fares(fares::FeedSource::in_memory(embedded_demo_fares()))
@@ -249,6 +283,13 @@ Result<billing::FareRunSummary> fare_run_after(const Scenario& scenario, const s
   o.service_day_start_s = *start;
   o.acquirer = std::move(*rules);
   o.now_ms = scenario.day_end_utc_ms + 24LL * 3600 * 1000;
+  fares::EntitlementRegistry entitlements;
+  const auto entitlements_file = data_dir / "entitlements.csv";
+  auto registered = register_concessions(report, *policy, entitlements_file, entitlements);
+  if (!registered) return std::unexpected(registered.error());
+  std::cerr << "[faregate-sim] concessions: " << *registered << " riders' cards registered in "
+            << entitlements_file.string() << "\n";
+  o.entitlements = &entitlements;
   if (!o.acquirer.decline_iins.empty()) {
     auto key = simulated_sealing_private_key(scenario.seed);
     if (!key) return std::unexpected(key.error());
@@ -343,7 +384,7 @@ int run_scenario(const RunOptionsCli& options) {
   bool fares_ok = true;
   if (scenario->fares && backoffice) {
     std::cerr << "[faregate-sim] fare run: pricing, payments and reconciliation in the back office\n";
-    auto summary = fare_run_after(*scenario, work_dir / "backoffice");
+    auto summary = fare_run_after(*scenario, *report, work_dir / "backoffice");
     if (!summary) {
       std::cerr << "faregate-sim: fare run: " << summary.error().describe() << "\n";
       fares_ok = false;

@@ -725,7 +725,7 @@ Result<RunReport> run_network(const Scenario& scenario, const RunOptions& option
       ++c.riders_accounted;
       ++report.riders_accounted;
     }
-    report.rider_lines.push_back({group.name, group.category, spec.card_kind, t});
+    report.rider_lines.push_back({group.name, group.category, spec.card_kind, t, (*tokens)[r]});
   }
   report.wall_seconds = seconds_since(wall_start);
   return report;

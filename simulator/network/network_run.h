@@ -77,6 +77,9 @@ struct RiderLine {
   std::string category;
   std::string card_kind;
   RiderTally tally;
+  // The card token validators derive from the rider's card (raw bytes; empty when no validator
+  // can read a PAN from the card). Not a PAN: what a concession registry keys on.
+  std::string card_token;
 };
 
 struct CategoryTally {

@@ -243,6 +243,12 @@ TEST_CASE("a concession registered in the entitlements file is charged on every 
   CHECK(run->submitted.approved == 2);
   CHECK(run->revenue == 200 + 90);
   CHECK(run->balanced);
+  REQUIRE(run->concessions.size() == 1);
+  CHECK(run->concessions[0].rider_category == "senior");
+  CHECK(run->concessions[0].card_days == 1);
+  CHECK(run->concessions[0].revenue == 90);
+  CHECK(billing::format_summary(*run).find("concessions: 1 card-days at a concession fare (senior 1), 0.90 EUR") !=
+        std::string::npos);
   auto ledger = payments::LedgerStore::open(dir / "payments.db");
   REQUIRE(ledger);
   const auto snapshot = (*ledger)->read().value().value();
@@ -270,4 +276,51 @@ TEST_CASE("an entitlements file with a bad line registers nothing and names the 
     CHECK(r.error().message.find(fragment) != std::string::npos);
   }
   CHECK(registry.size() == 0);
+}
+
+TEST_CASE("concession card-days count the days charged a concession category's own fare, once each", "[billing]") {
+  const auto policy = concession_policy();
+  const fares::Index senior = policy.rider_category_index("senior");
+  const fares::Index adult = policy.rider_category_index("adult");
+  REQUIRE(senior != fares::kNone);
+  fares::PricingResult pricing;
+  // leg categories of each card-day, its total, and whether the concession fare applied
+  struct Day {
+    std::vector<std::pair<fares::Index, bool>> legs;  // (rider category, default_category_fare)
+    std::int64_t total;
+  };
+  const std::vector<Day> days = {
+      {{{fares::kNone, false}}, 200},                 // a default rider
+      {{{adult, false}}, 200},                        // the default category named
+      {{{senior, false}, {senior, false}}, 180},      // two senior legs: one card-day
+      {{{senior, true}}, 200},                        // no senior price: charged the default fare
+      {{{fares::kNone, false}, {senior, false}}, 290},  // counts for its senior leg
+      {{}, 0},                                        // only orphan taps
+  };
+  for (std::size_t i = 0; i < days.size(); ++i) {
+    auto& d = pricing.days.emplace_back();
+    d.card = token(static_cast<std::uint8_t>(i + 1));
+    d.leg_begin = static_cast<std::uint32_t>(pricing.legs.size());
+    d.leg_count = static_cast<std::uint32_t>(days[i].legs.size());
+    d.total = days[i].total;
+    for (const auto& [category, default_fare] : days[i].legs) {
+      auto& leg = pricing.legs.emplace_back();
+      leg.priced = true;
+      leg.rider_category = category;
+      leg.default_category_fare = default_fare;
+    }
+  }
+  // An unpriced senior leg charged nothing at a senior fare.
+  auto& unpriced = pricing.days.emplace_back();
+  unpriced.card = token(9);
+  unpriced.leg_begin = static_cast<std::uint32_t>(pricing.legs.size());
+  unpriced.leg_count = 1;
+  pricing.legs.emplace_back().rider_category = senior;
+
+  const auto tally = billing::tally_concession_days(policy, pricing);
+  REQUIRE(tally.size() == 1);
+  CHECK(tally[0].rider_category == "senior");
+  CHECK(tally[0].card_days == 2);
+  CHECK(tally[0].revenue == 180 + 290);
+  CHECK(billing::tally_concession_days(policy, fares::PricingResult{}).empty());
 }

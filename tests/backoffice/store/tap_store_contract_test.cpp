@@ -342,6 +342,38 @@ TEMPLATE_TEST_CASE("taps_of_device returns one device's seq range in order page 
   CHECK(store->taps_of_device("gate-1", 20, unbounded).value().size() == 6);
 }
 
+TEMPLATE_TEST_CASE("read_taps_of_device reads the same records as taps_of_device into a reused buffer",
+                   "[store]", SqliteBackend, PostgresqlBackend) {
+  TestType backend;
+  auto store = backend.open();
+  auto taps = make_taps("gate-1", 1, 12);
+  // Fields that a later record lacks must not linger in a reused record.
+  taps[0].set_route_id("route-9");
+  taps[0].set_atc(77);
+  taps.erase(taps.begin() + 8);  // a gap: seq 9 is missing
+  REQUIRE(store->store_batch("gate-1", taps));
+  std::vector<v1::TapRecord> buffer;
+  std::vector<std::string> seen;
+  for (std::uint64_t from = 1; from <= 12; from += 5) {
+    auto expected = store->taps_of_device("gate-1", from, 5);
+    REQUIRE(expected);
+    auto n = store->read_taps_of_device("gate-1", from, 5, buffer);
+    REQUIRE(n);
+    REQUIRE(*n == expected->size());
+    CHECK(buffer.size() >= *n);
+    for (std::size_t i = 0; i < *n; ++i) {
+      CHECK(buffer[i].SerializeAsString() == (*expected)[i].SerializeAsString());
+      seen.push_back(buffer[i].SerializeAsString());
+    }
+  }
+  REQUIRE(seen.size() == 11);
+  CHECK(seen[5] == taps[5].SerializeAsString());
+  CHECK(seen[8] == taps[8].SerializeAsString());  // seq 10, after the gap
+  CHECK(store->read_taps_of_device("gate-1", 13, 5, buffer).value() == 0);
+  CHECK(store->read_taps_of_device("gate-1", 1, 0, buffer).value() == 0);
+  CHECK(store->read_taps_of_device("gate-unknown", 1, 5, buffer).value() == 0);
+}
+
 TEMPLATE_TEST_CASE("a store written by a newer schema version is refused", "[store]", SqliteBackend,
                    PostgresqlBackend) {
   TestType backend;

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "simulator/network/demo_fares.h"
 #include "simulator/network/scenario.h"
 
 using faregate::simulator::locate_json_path;
@@ -55,6 +56,27 @@ TEST_CASE("the built-in demo scenario parses") {
   CHECK(s->stations.size() == 5);
   CHECK(s->rider_count() == 300);
   CHECK(s->day_end_utc_ms - s->day_start_utc_ms == 19LL * 3600 * 1000);
+}
+
+TEST_CASE("the demo's concession riders travel in a non-default rider category of the demo feed") {
+  auto s = parse_scenario(faregate::simulator::embedded_demo_scenario());
+  REQUIRE(s);
+  const auto feed = faregate::simulator::embedded_demo_fares();
+  REQUIRE(feed.contains("rider_categories.txt"));
+  const std::string& categories = feed.at("rider_categories.txt");
+  int concession_riders = 0;
+  for (const auto& g : s->groups) {
+    if (g.category == "adult") continue;
+    INFO(g.category);
+    // A line "<id>,<name>,0": the feed's category, not its default one.
+    const auto line = categories.find("\n" + g.category + ",");
+    REQUIRE(line != std::string::npos);
+    const auto end = categories.find('\n', line + 1);
+    const std::string row = categories.substr(line + 1, end == std::string::npos ? std::string::npos : end - line - 1);
+    CHECK(row.ends_with(",0"));
+    concession_riders += g.count;
+  }
+  CHECK(concession_riders > 0);
 }
 
 TEST_CASE("a minimal scenario gets the documented defaults") {
